@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install the Debian packages unmask needs, only those that are missing.
+#   ffmpeg     codecs PyAV's wheel lacks (AMR-NB, GSM, Speex...) for fixtures and corruption tests
+#   espeak-ng  offline TTS used to make fake training/demo clips
+set -euo pipefail
+packages=(ffmpeg espeak-ng)
+missing=()
+for pkg in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing system packages: ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "need root or sudo to apt-get install ${missing[*]}" >&2; exit 1; }
+    sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q >/dev/null
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,1 @@
+"""Command-line interface: one module per verb group, all mounted on :data:`unmask.cli.main.app`."""

@@ -1,0 +1,92 @@
+"""``unmask models``: list detectors and bundled models, show a model card."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+
+from unmask.cli.common import EXIT_USAGE, console, error, print_json
+from unmask.errors import UnmaskError
+
+models_app = typer.Typer(no_args_is_help=False, invoke_without_command=True)
+
+
+@models_app.callback()
+def list_models(
+    ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")
+) -> None:
+    """List detector architectures and bundled models (``unmask models show NAME`` for a model card)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from unmask.detect.pipeline import BUNDLED_MODELS, bundled_model_path
+    from unmask.models.registry import available_models
+
+    architectures = {
+        name: ((cls.__doc__ or "").strip().splitlines() or [""])[0]
+        for name, cls in available_models().items()
+    }
+    bundled = {name: str(bundled_model_path(name)) for name in BUNDLED_MODELS}
+    if as_json:
+        print_json({"architectures": architectures, "bundled": bundled})
+        return
+    table = Table(title="Detector architectures")
+    table.add_column("name")
+    table.add_column("description")
+    for name, doc in architectures.items():
+        table.add_row(name, doc)
+    console.print(table)
+    for name, path in bundled.items():
+        console.print(f"bundled model [bold]{name}[/]: {path}")
+
+
+@models_app.command("show")
+def show(
+    model: str = typer.Argument("default", help="Bundled model name or checkpoint path."),
+    as_json: bool = typer.Option(False, "--json", help="The whole card as JSON."),
+) -> None:
+    """Print a model's card: training data, protocol, held-out EER per source, calibration."""
+    from unmask.detect.pipeline import resolve_model
+    from unmask.models.checkpoint import load_checkpoint
+
+    try:
+        ckpt = load_checkpoint(resolve_model(model))
+    except UnmaskError as exc:
+        error(str(exc))
+        raise typer.Exit(EXIT_USAGE) from exc
+    card = {
+        "architecture": ckpt.model.name,
+        "config": ckpt.model.config,
+        "version": ckpt.version,
+        "calibration": ckpt.calibration,
+        **ckpt.card,
+    }
+    if as_json:
+        print_json(card)
+        return
+    console.print(
+        f"[bold]{model}[/]: {ckpt.model.name}, {ckpt.model.num_parameters():,} parameters, "
+        f"version {ckpt.version}"
+    )
+    for key in ("summary", "training_data", "licence", "intended_use", "calibration_method", "failure_modes"):
+        if key in card:
+            console.print(f"[bold]{key.replace('_', ' ')}:[/] {card[key]}")
+    study = card.get("study") or {}
+    if study.get("folds"):
+        table = Table(title=f"Held-out EER ({study.get('protocol')})")
+        for col in ("held-out group", "EER", "real", "fake"):
+            table.add_column(col)
+        for group, fold in study["folds"].items():
+            table.add_row(group, f"{fold['eer']:.3f}", str(fold["n_real"]), str(fold["n_fake"]))
+        console.print(table)
+    if study.get("pooled_out_of_fold"):
+        console.print(
+            "pooled out-of-fold: "
+            + json.dumps(
+                {
+                    k: round(v, 4) if isinstance(v, float) else v
+                    for k, v in study["pooled_out_of_fold"].items()
+                }
+            )
+        )

@@ -1,0 +1,335 @@
+"""``unmask scan PATH...``: score media files, folders, glob patterns or a list of paths from stdin."""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import TextIO
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from unmask.cli.common import (
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    EXIT_USAGE,
+    Settings,
+    console,
+    err_console,
+    error,
+    info,
+    progress,
+)
+from unmask.detect.result import ScanResult, Thresholds
+from unmask.errors import UnmaskError
+
+# Picked from folders and glob matches; a file named explicitly is scanned whatever its extension.
+MEDIA_EXTENSIONS = frozenset({
+    ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".oga", ".webm", ".amr", ".mp4", ".mkv", ".mov",
+    ".avi", ".wma", ".aiff", ".aif", ".caf",
+})
+_GLOB_CHARS = frozenset("*?[")
+_VERDICT_STYLES = {"real": "green", "uncertain": "yellow", "fake": "bold red", "error": "magenta"}
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+@dataclass(frozen=True)
+class ScanInput:
+    """One thing to scan: a file path, or an argument that resolved to no file (``error`` says why)."""
+
+    path: str
+    error: str | None = None
+
+
+# ------------------------------------------------------------------------------------ input expansion
+def is_media_file(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in MEDIA_EXTENSIONS
+
+
+def _folder_media(folder: str, recursive: bool) -> tuple[list[str], int]:
+    """Media files under ``folder`` (sorted, for reproducible runs) and how many other files were passed."""
+    root = Path(folder)
+    candidates = root.rglob("*") if recursive else root.iterdir()
+    files = sorted(str(p) for p in candidates if p.is_file())
+    media = [p for p in files if is_media_file(p)]
+    return media, len(files) - len(media)
+
+
+def _expand_one(arg: str, recursive: bool) -> tuple[list[ScanInput], int]:
+    """Resolve one PATH (a file, a folder or a glob pattern) -> inputs, count of skipped non-media."""
+    if os.path.isfile(arg):
+        return [ScanInput(arg)], 0
+    if os.path.isdir(arg):
+        media, skipped = _folder_media(arg, recursive)
+        if not media:
+            reason = f"folder holds no media files (looked for {', '.join(sorted(MEDIA_EXTENSIONS))})"
+            return [ScanInput(arg, str(UnmaskError(reason, path=arg)))], skipped
+        return [ScanInput(p) for p in media], skipped
+    if _GLOB_CHARS & set(arg):
+        matches = sorted(glob.glob(arg, recursive=True))
+        inputs: list[ScanInput] = []
+        skipped = 0
+        for match in matches:
+            if os.path.isdir(match):
+                media, more = _folder_media(match, recursive)
+                inputs += [ScanInput(p) for p in media]
+                skipped += more
+            elif is_media_file(match):
+                inputs.append(ScanInput(match))
+            else:
+                skipped += 1
+        if matches and not inputs:
+            reason = f"pattern matched {len(matches)} path(s) but no media files"
+            return [ScanInput(arg, str(UnmaskError(reason, path=arg)))], skipped
+        if inputs:
+            return inputs, skipped
+    hint = "check the path; quote glob patterns so the shell does not expand them"
+    return [ScanInput(arg, str(UnmaskError("no such file or pattern", path=arg, hint=hint)))], 0
+
+
+def expand_inputs(
+    args: Sequence[str], *, recursive: bool = True, stdin: TextIO | None = None
+) -> list[ScanInput]:
+    """Turn PATH arguments (files, folders, globs, ``-`` for a list on stdin) into inputs, in order.
+
+    A file reached twice (e.g. by a folder and a glob) is scanned once; files passed over and duplicates
+    are counted and reported, never dropped silently.
+    """
+    inputs: list[ScanInput] = []
+    seen: set[str] = set()
+    skipped = duplicates = 0
+    for arg in args:
+        if arg == "-":
+            lines = (stdin or sys.stdin).read().splitlines()
+            expanded = [_expand_one(line.strip(), recursive) for line in lines if line.strip()]
+        else:
+            expanded = [_expand_one(arg, recursive)]
+        for found, passed_over in expanded:
+            skipped += passed_over
+            for item in found:
+                key = os.path.realpath(item.path) if item.error is None else f"\0{item.path}"
+                if key in seen:
+                    duplicates += 1
+                    continue
+                seen.add(key)
+                inputs.append(item)
+    if skipped:
+        info(f"passed over {skipped} file(s) without a media extension in folders/patterns")
+    if duplicates:
+        info(f"scanning {duplicates} file(s) reached more than once only once")
+    return inputs
+
+
+def scan_in_order(detector, inputs: Sequence[ScanInput]) -> Iterator[ScanResult]:
+    """Results for every input, in input order; unresolved arguments become error rows."""
+    scanned = detector.scan_many([item.path for item in inputs if item.error is None])
+    try:
+        for item in inputs:
+            if item.error is not None:
+                yield ScanResult.failed(item.path, item.error, model=detector.name)
+            else:
+                yield next(scanned)
+    finally:
+        scanned.close()  # stops the decoding thread if the caller stops early
+
+
+# ------------------------------------------------------------------------------------ human output
+def _error_reason(result: ScanResult) -> str:
+    reason = result.error or ""
+    prefix = f"{result.path}: "
+    return reason[len(prefix):] if reason.startswith(prefix) else reason
+
+
+def results_table(results: Sequence[ScanResult], thresholds: Thresholds | None = None) -> Table:
+    """Results as a Rich table; short headers leave room for a file name and an error reason in 80 columns."""
+    caption = "p(fake) = fake_probability, higher = more likely fake"
+    if thresholds is not None:
+        real, fake = thresholds.real_below, thresholds.fake_at_or_above
+        caption += f"; real < {real:g} \u2264 uncertain < {fake:g} \u2264 fake"
+    table = Table(
+        header_style="bold", box=box.SIMPLE_HEAD, expand=True, caption=caption, caption_justify="left"
+    )
+    table.add_column("path", overflow="fold", ratio=2, min_width=12)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("p(fake)", justify="right", no_wrap=True)
+    table.add_column("duration", justify="right", no_wrap=True)
+    table.add_column("peak window", justify="right")
+    table.add_column("error", overflow="fold", ratio=3)
+    for r in results:
+        worst = r.most_suspicious_window()
+        table.add_row(
+            Text(r.path),  # Text, not a markup string: file names may contain [brackets]
+            Text(r.verdict, style=_VERDICT_STYLES[r.verdict]),
+            "" if r.fake_probability is None else f"{r.fake_probability:.3f}",
+            "" if r.duration_s is None else f"{r.duration_s:.1f} s",
+            f"{worst.start_s:g}-{worst.end_s:g} s ({worst.fake_probability:.2f})" if worst else "",
+            Text(_error_reason(r), style="magenta") if r.error else "",
+        )
+    return table
+
+
+def summary_line(results: Sequence[ScanResult]) -> str:
+    counts = Counter(r.verdict for r in results)
+    return (
+        f"{len(results)} file(s): {counts['real']} real, {counts['uncertain']} uncertain, "
+        f"{counts['fake']} fake, {counts['error']} error(s)"
+    )
+
+
+# ------------------------------------------------------------------------------------ command
+def _usage_error(message: str) -> typer.Exit:
+    error(message)
+    return typer.Exit(EXIT_USAGE)
+
+
+def _check_out_path(path: Path | None, what: str) -> None:
+    if path is not None and not path.parent.is_dir():
+        raise _usage_error(f"{what} {path}: folder {path.parent} does not exist")
+
+
+def _load_detector(model: str, thresholds: Thresholds, batch_size: int, max_duration: float | None):
+    from unmask.detect.pipeline import Detector
+    from unmask.io import DEFAULT_LIMITS, MediaLimits
+
+    limits = None
+    if max_duration is not None:
+        if max_duration <= 0:
+            raise _usage_error(f"--max-duration must be positive, got {max_duration}")
+        limits = MediaLimits(max_duration_s=max_duration, max_bytes=DEFAULT_LIMITS.max_bytes)
+    try:
+        return Detector.load(model, thresholds=thresholds, batch_size=batch_size, limits=limits)
+    except (UnmaskError, KeyError, RuntimeError) as exc:
+        raise _usage_error(f"cannot load the model: {exc}") from exc
+
+
+def scan(
+    paths: list[str] = typer.Argument(
+        ..., help="Media files, folders, glob patterns (quote them), or - to read paths from stdin.",
+        show_default=False,
+    ),
+    model: str = typer.Option("default", "--model", "-m", help="Bundled model name or .pt path."),
+    output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the output to FILE (atomically)."),
+    report: Path | None = typer.Option(None, "--report", help="Also write a self-contained HTML report."),
+    window: float | None = typer.Option(
+        None, "--window", help="Window length in seconds (default: the model's own)."
+    ),
+    hop: float | None = typer.Option(
+        None, "--hop", help="Hop between windows in seconds (default: half a window)."
+    ),
+    real_below: float = typer.Option(0.3, "--real-below", help="Verdict real when fake_probability < P."),
+    fake_at: float = typer.Option(0.7, "--fake-at", help="Verdict fake when fake_probability >= P."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Windows scored per model call."),
+    recursive: bool = typer.Option(True, "--recursive/--no-recursive", help="Descend into sub-folders."),
+    max_duration: float | None = typer.Option(
+        None, "--max-duration", help="Refuse files longer than S seconds (default: 4 hours)."
+    ),
+) -> None:
+    """Score media files: fake_probability in [0, 1] (higher = more likely fake) and a verdict per file.
+
+    Exit code 0 when every input was scanned, 1 when some could not be (they are reported as error rows;
+    the others are still scored), 2 for bad usage.
+    """
+    try:
+        thresholds = Thresholds(real_below=real_below, fake_at_or_above=fake_at)
+    except ValueError as exc:
+        raise _usage_error(f"bad --real-below/--fake-at: {exc}") from exc
+    _check_out_path(out, "--out")
+    _check_out_path(report, "--report")
+    detector = _load_detector(model, thresholds, batch_size, max_duration)
+    detector = _apply_windows(detector, window, hop)
+
+    inputs = expand_inputs(paths, recursive=recursive)
+    if not inputs:
+        raise _usage_error("no inputs to scan (stdin held no paths)")
+
+    fmt = output_format.value
+    results = _run_scan(detector, inputs, fmt, out)
+    if fmt == "table":
+        _show_table(results, thresholds, out)
+    elif out is not None:
+        info(f"wrote {fmt} to {out}")
+    info(summary_line(results))
+    if report is not None:
+        from unmask.report.scan_html import write_scan_report
+
+        note = f"window {detector.window_s:g} s, hop {detector.hop_s:g} s, {detector.settings.aggregation}"
+        write_scan_report(
+            report, results, model=detector.name, model_version=detector.version, thresholds=thresholds,
+            limits=detector.settings.limits, settings_note=note,
+        )
+        info(f"wrote report to {report}")
+    raise typer.Exit(EXIT_SOME_FAILED if any(not r.ok for r in results) else EXIT_OK)
+
+
+def _apply_windows(detector, window: float | None, hop: float | None):
+    if window is not None and window <= 0:
+        raise _usage_error(f"--window must be positive, got {window}")
+    if hop is not None and hop <= 0:
+        raise _usage_error(f"--hop must be positive, got {hop}")
+    effective_window = window or detector.window_s
+    effective_hop = hop or effective_window / 2
+    if effective_hop > effective_window:
+        raise _usage_error(
+            f"--hop ({effective_hop:g} s) must not exceed the window ({effective_window:g} s): "
+            "audio between windows would never be scored"
+        )
+    return detector.with_settings(window_s=window, hop_s=hop)
+
+
+def _run_scan(detector, inputs: Sequence[ScanInput], fmt: str, out: Path | None) -> list[ScanResult]:
+    """Scan every input; machine formats are written as results arrive (to ``out`` or stdout)."""
+    from unmask.report.writers import ResultWriter, atomic_text_file
+
+    results: list[ScanResult] = []
+    with ExitStack() as stack:
+        writer = None
+        if fmt != "table":
+            stream = stack.enter_context(atomic_text_file(out)) if out is not None else sys.stdout
+            writer = ResultWriter(fmt, stream)
+        bar = progress()
+        # Rich prints a blank line when a bar stops on a non-interactive stderr (a log, a pipe): skip the bar.
+        bar.disable = bar.disable or not err_console.is_interactive
+        stack.enter_context(bar)
+        task = bar.add_task("scanning", total=len(inputs))
+        for result in scan_in_order(detector, inputs):
+            results.append(result)
+            if writer is not None:
+                writer.add(result)
+            bar.advance(task)
+        if writer is not None:
+            writer.close()
+    return results
+
+
+def _show_table(results: Sequence[ScanResult], thresholds: Thresholds, out: Path | None) -> None:
+    table = results_table(results, thresholds)
+    if out is not None:
+        from unmask.report.writers import atomic_text_file
+
+        table.expand = False  # a file has no terminal width: size columns to their content, never fold
+        with atomic_text_file(out) as stream:
+            Console(file=stream, width=10_000, color_system=None, force_terminal=False).print(table)
+        info(f"wrote table to {out}")
+    elif not Settings.quiet:
+        console.print(table)
+    else:  # --quiet hides the table, but an input that failed is never silent
+        for r in results:
+            if not r.ok:
+                error(r.error or r.path)

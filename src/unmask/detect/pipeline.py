@@ -1,0 +1,325 @@
+"""The detection pipeline: media -> windows -> model logits -> calibrated file score + timeline.
+
+``Detector`` is what users hold (``Detector.load("default").scan("clip.mp3")``); the neural network
+inside it is a :class:`unmask.models.base.DetectorModel`. The split follows pyannote.audio's
+Model / Pipeline: models map tensors to logits, the pipeline owns media, windows, calibration and
+verdicts, so one model serves the CLI, the Python API and the HTTP service the same way.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from unmask.detect.aggregate import aggregate_logits
+from unmask.detect.calibration import Calibrator
+from unmask.detect.result import ScanResult, Thresholds, WindowScore
+from unmask.errors import UnmaskError
+from unmask.io import MediaLimits, iter_windows
+from unmask.models.base import DetectorModel
+from unmask.models.checkpoint import Checkpoint, load_checkpoint
+
+BUNDLED_MODELS = {"default": "default.pt"}
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    """Everything about *how* a file is scanned, independent of the model's weights."""
+
+    window_s: float | None = None  # None: the model's own window length
+    hop_s: float | None = None  # None: half a window
+    aggregation: str = "softmax"
+    temperature: float = 1.0
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    batch_size: int = 32
+    # Windows quieter than this carry no evidence either way; they are shown but not aggregated.
+    silence_dbfs: float = -60.0
+    limits: MediaLimits | None = None
+
+    def __post_init__(self) -> None:
+        if self.window_s is not None and self.window_s <= 0:
+            raise ValueError(f"window_s must be > 0, got {self.window_s}")
+        if self.hop_s is not None and self.hop_s <= 0:
+            raise ValueError(f"hop_s must be > 0, got {self.hop_s}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+
+@dataclass
+class _Window:
+    start_s: float
+    end_s: float
+    samples: np.ndarray
+    silent: bool
+
+
+@dataclass
+class _FileState:
+    path: str
+    windows: list[_Window] = field(default_factory=list)
+    logits: list[float] = field(default_factory=list)
+
+
+def bundled_model_path(name: str) -> Path:
+    return Path(str(resources.files("unmask") / "assets" / BUNDLED_MODELS[name]))
+
+
+def resolve_model(name_or_path: str | Path) -> Path:
+    """A bundled model name (e.g. ``default``) or a checkpoint path -> checkpoint path."""
+    if str(name_or_path) in BUNDLED_MODELS:
+        return bundled_model_path(str(name_or_path))
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    raise UnmaskError(
+        f"unknown model {str(name_or_path)!r}",
+        hint=f"use a bundled model ({', '.join(BUNDLED_MODELS)}) or the path of a .pt checkpoint",
+    )
+
+
+class Detector:
+    """A trained model + its calibration + scan settings: scores media files."""
+
+    def __init__(
+        self,
+        model: DetectorModel,
+        calibrator: Calibrator | None = None,
+        *,
+        name: str = "custom",
+        version: str = "0",
+        card: dict[str, Any] | None = None,
+        settings: ScanSettings | None = None,
+    ) -> None:
+        self.model = model.eval()
+        self.calibrator = calibrator or Calibrator()
+        self.name = name
+        self.version = version
+        self.card = card or {}
+        self.settings = settings or ScanSettings()
+        if self.hop_s > self.window_s:
+            raise ValueError(f"hop ({self.hop_s} s) must not exceed the window ({self.window_s} s)")
+
+    @classmethod
+    def load(cls, model: str | Path = "default", **settings: Any) -> Detector:
+        """Load a bundled model by name or a checkpoint file; keyword arguments override ScanSettings."""
+        path = resolve_model(model)
+        ckpt: Checkpoint = load_checkpoint(path)
+        calibrator = Calibrator.from_dict(ckpt.calibration) if ckpt.calibration else Calibrator()
+        name = str(model) if str(model) in BUNDLED_MODELS else path.stem
+        return cls(
+            ckpt.model,
+            calibrator,
+            name=name,
+            version=ckpt.version,
+            card=ckpt.card,
+            settings=ScanSettings(**settings),
+        )
+
+    # ----------------------------------------------------------------- public API
+    @property
+    def window_s(self) -> float:
+        return self.settings.window_s or float(self.model.config["window_s"])
+
+    @property
+    def hop_s(self) -> float:
+        return self.settings.hop_s or self.window_s / 2
+
+    def with_settings(self, **changes: Any) -> Detector:
+        return Detector(
+            self.model,
+            self.calibrator,
+            name=self.name,
+            version=self.version,
+            card=self.card,
+            settings=replace(self.settings, **changes),
+        )
+
+    def scan(self, path: str | Path) -> ScanResult:
+        """Score one file. Unreadable media gives a result with ``verdict == "error"``, never an exception."""
+        return next(iter(self.scan_many([path])))
+
+    def scan_many(
+        self, paths: Iterable[str | Path], on_result: Callable[[ScanResult], None] | None = None
+    ) -> Iterator[ScanResult]:
+        """Score files in input order; decoding runs in a background thread while the model scores.
+
+        Windows of consecutive files share batches, and at most a few batches are held in memory, so
+        many short clips are scored efficiently and a long file is scored in constant memory.
+        """
+        items: queue.Queue = queue.Queue(maxsize=4 * self.settings.batch_size)
+        stop = threading.Event()
+        producer = threading.Thread(target=self._produce, args=(list(paths), items, stop), daemon=True)
+        producer.start()
+        try:
+            for result in self._consume(items):
+                if on_result:
+                    on_result(result)
+                yield result
+        finally:
+            stop.set()
+            while producer.is_alive():  # unblock a producer waiting on a full queue
+                try:
+                    items.get_nowait()
+                except queue.Empty:
+                    producer.join(timeout=0.05)
+
+    def scan_waveform(self, wave: np.ndarray, sample_rate: int, name: str = "<waveform>") -> ScanResult:
+        """Score an in-memory mono waveform that is already at the model's sample rate."""
+        state = self._score_array(wave, sample_rate, name)
+        return self._finish(state, duration_s=len(wave) / sample_rate)
+
+    def waveform_logit(self, wave: np.ndarray, sample_rate: int) -> float | None:
+        """The aggregated, uncalibrated file logit of a waveform (None when it is all silence)."""
+        return self._file_logit(self._score_array(wave, sample_rate, "<waveform>"))
+
+    @torch.inference_mode()
+    def score_batch(self, windows: list[np.ndarray]) -> np.ndarray:
+        """Raw logits for a list of windows; short windows are tiled to the model's window length."""
+        target = self.model.window_samples
+        batch = np.stack([_tile_to(w, target) for w in windows])
+        return self.model(torch.from_numpy(batch)).double().numpy()
+
+    # ----------------------------------------------------------------- internals
+    def _produce(self, paths: list[str | Path], items: queue.Queue, stop: threading.Event) -> None:
+        def put(item: tuple) -> bool:
+            while not stop.is_set():
+                try:
+                    items.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        for index, path in enumerate(paths):
+            try:
+                end_s = 0.0
+                for win in iter_windows(
+                    path,
+                    self.window_s,
+                    self.hop_s,
+                    sample_rate=self.model.sample_rate,
+                    limits=self.settings.limits,
+                ):
+                    end_s = max(end_s, win.end_s)
+                    window = _Window(win.start_s, win.end_s, win.samples, self._is_silent(win.samples))
+                    if not put(("window", index, str(path), window)):
+                        return
+                if not put(("end", index, str(path), end_s)):
+                    return
+            except UnmaskError as exc:
+                if not put(("error", index, str(path), str(exc))):
+                    return
+            except Exception as exc:  # a bug or an unforeseen decoder failure: report it, keep going
+                if not put(("error", index, str(path), f"{path}: unexpected error: {exc!r}")):
+                    return
+        put(("done", -1, "", None))
+
+    def _consume(self, items: queue.Queue) -> Iterator[ScanResult]:
+        states: dict[int, _FileState] = {}
+        pending: list[tuple[int, _Window]] = []
+        finished: list[tuple[str, int, Any]] = []
+        while True:
+            kind, index, path, payload = items.get()
+            if kind == "window":
+                states.setdefault(index, _FileState(path)).windows.append(payload)
+                pending.append((index, payload))
+            elif kind in ("end", "error"):
+                finished.append((kind, index, payload))
+                states.setdefault(index, _FileState(path))
+            if pending and (len(pending) >= self.settings.batch_size or kind == "done"):
+                logits = self.score_batch([w.samples for _, w in pending])
+                for (i, _), logit in zip(pending, logits, strict=True):
+                    states[i].logits.append(float(logit))
+                pending = []
+            if not pending:  # every window before each marker is scored: those files are complete
+                for marker_kind, i, info in finished:
+                    state = states.pop(i)
+                    if marker_kind == "error":
+                        yield ScanResult.failed(state.path, info, model=self.name)
+                    else:
+                        yield self._finish(state, duration_s=info)
+                finished = []
+            if kind == "done":
+                return
+
+    def _score_array(self, wave: np.ndarray, sample_rate: int, name: str) -> _FileState:
+        if sample_rate != self.model.sample_rate:
+            raise UnmaskError(
+                f"waveform is {sample_rate} Hz but the model needs {self.model.sample_rate} Hz",
+                path=name,
+                hint="resample first, or scan the file instead",
+            )
+        state = _FileState(name)
+        state.windows = list(self._array_windows(np.asarray(wave, dtype=np.float32), sample_rate))
+        if state.windows:
+            state.logits = list(self.score_batch([w.samples for w in state.windows]))
+        return state
+
+    def _file_logit(self, state: _FileState) -> float | None:
+        audible = [logit for w, logit in zip(state.windows, state.logits, strict=True) if not w.silent]
+        if not audible:
+            return None
+        return aggregate_logits(np.asarray(audible), self.settings.aggregation, self.settings.temperature)
+
+    def _finish(self, state: _FileState, duration_s: float) -> ScanResult:
+        if not state.windows:
+            return ScanResult.failed(state.path, f"{state.path}: no audio samples decoded", model=self.name)
+        file_logit = self._file_logit(state)
+        if file_logit is None:
+            return ScanResult.failed(
+                state.path,
+                f"{state.path}: no audible content (every window is below {self.settings.silence_dbfs} dBFS)",
+                model=self.name,
+            )
+        probability = float(self.calibrator(file_logit))
+        logits = np.asarray(state.logits)
+        window_probs = self.calibrator(logits)
+        timeline = [
+            WindowScore(round(w.start_s, 3), round(w.end_s, 3), float(p))
+            for w, p in zip(state.windows, window_probs, strict=True)
+        ]
+        return ScanResult(
+            path=state.path,
+            fake_probability=probability,
+            verdict=self.settings.thresholds.verdict(probability),
+            model=self.name,
+            model_version=self.version,
+            duration_s=round(float(duration_s), 3),
+            timeline=timeline,
+        )
+
+    def _is_silent(self, samples: np.ndarray) -> bool:
+        rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
+        return 20 * np.log10(rms + 1e-12) < self.settings.silence_dbfs
+
+    def _array_windows(self, wave: np.ndarray, sample_rate: int) -> Iterator[_Window]:
+        window = int(round(self.window_s * sample_rate))
+        hop = int(round(self.hop_s * sample_rate))
+        starts = list(range(0, max(len(wave) - window, 0) + 1, hop))
+        if starts and starts[-1] + window < len(wave):
+            starts.append(len(wave) - window)  # cover the tail with a window ending at the last sample
+        for start in starts if len(wave) else []:
+            chunk = wave[start : start + window]
+            yield _Window(
+                start / sample_rate, (start + len(chunk)) / sample_rate, chunk, self._is_silent(chunk)
+            )
+
+
+def _tile_to(samples: np.ndarray, length: int) -> np.ndarray:
+    """Repeat a short window to ``length`` (as the official AASIST code does): padding with zeros
+    would add silence the model never saw in training."""
+    samples = np.asarray(samples, dtype=np.float32)
+    if len(samples) >= length:
+        return samples[:length]
+    if len(samples) == 0:
+        return np.zeros(length, dtype=np.float32)
+    reps = int(np.ceil(length / len(samples)))
+    return np.tile(samples, reps)[:length]

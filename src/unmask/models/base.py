@@ -1,0 +1,58 @@
+"""The detector contract every model in ``unmask.models`` follows.
+
+A detector is a ``torch.nn.Module`` built from one config dict (every setting a parameter, as in
+scikit-learn), that maps a batch of fixed-length mono waveforms ``[B, T]`` at ``sample_rate`` to one
+logit per item ``[B]``: the log-odds that the window is fake (positive = fake). Calibration to
+``fake_probability`` happens outside the model, in ``unmask.detect``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+LABEL_CONVENTION = "logit > 0 means fake; fake_probability = calibrate(logit)"
+
+
+class DetectorModel(nn.Module):
+    """Base class: subclasses set ``name`` and ``default_config`` and implement ``forward``."""
+
+    name: ClassVar[str] = ""
+    default_config: ClassVar[dict[str, Any]] = {"sample_rate": 16000, "window_s": 4.0}
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        unknown = set(config or {}) - set(self.default_config)
+        if unknown:
+            raise ValueError(
+                f"{self.name}: unknown config keys {sorted(unknown)}; known: {sorted(self.default_config)}"
+            )
+        self.config: dict[str, Any] = {**copy.deepcopy(self.default_config), **(config or {})}
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.config["sample_rate"])
+
+    @property
+    def window_samples(self) -> int:
+        return int(round(self.config["window_s"] * self.sample_rate))
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def normalise_loudness(wave: torch.Tensor, target_rms: float = 0.05, eps: float = 1e-5) -> torch.Tensor:
+    """Scale each waveform in ``[B, T]`` to the same RMS level.
+
+    Sources differ more in recording level than real and fake do; normalising inside the model makes
+    it blind to level. Near-silent inputs are only scaled up to a bounded gain so noise is not blown up.
+    """
+    rms = wave.pow(2).mean(dim=-1, keepdim=True).sqrt()
+    gain = (target_rms / rms.clamp_min(eps)).clamp(max=100.0)
+    return wave * gain
