@@ -2,8 +2,9 @@
 # Install the Debian packages unmask needs, only those that are missing.
 #   ffmpeg     codecs PyAV's wheel lacks (AMR-NB, GSM, Speex...) for fixtures and corruption tests
 #   espeak-ng  offline TTS used to make fake training/demo clips
+#   alsa-utils its /usr/share/sounds/alsa voice recordings are the demo's real clips
 set -euo pipefail
-packages=(ffmpeg espeak-ng)
+packages=(ffmpeg espeak-ng alsa-utils)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

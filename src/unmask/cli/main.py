@@ -61,3 +61,7 @@ def _mount_subcommands() -> None:
 
 
 _mount_subcommands()
+
+
+if __name__ == "__main__":
+    app()

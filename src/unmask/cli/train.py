@@ -40,4 +40,6 @@ def train(
             typer.echo(
                 f"pooled out-of-fold EER {pooled['eer']:.4f}, ECE {pooled.get('ece', float('nan')):.4f}"
             )
-        typer.echo(f"model written to {parsed.out_dir / 'model.pt'}")
+        if parsed.train_final:
+            typer.echo(f"model written to {parsed.out_dir / 'model.pt'}")
+        typer.echo(f"study written to {parsed.out_dir / 'study.json'}")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
+from unmask._fs import atomic_path
 from unmask.errors import MediaError
 from unmask.io.decode import check_file, decode_mono, open_source
 from unmask.io.limits import MediaLimits
@@ -88,13 +87,6 @@ def save_audio(path: str | Path, wave: np.ndarray, sample_rate: int, *, subtype:
         raise ValueError("wave holds NaN or infinite samples")
     if not isinstance(sample_rate, int | np.integer) or sample_rate <= 0:
         raise ValueError(f"sample_rate must be a positive integer, got {sample_rate!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp_name:
         sf.write(tmp_name, wave, sample_rate, format=file_format, subtype=subtype)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
     return path

@@ -6,14 +6,14 @@ plain Python types, so loading a checkpoint from the internet cannot run code.
 
 from __future__ import annotations
 
-import os
-import tempfile
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from unmask._fs import atomic_path
 from unmask.errors import UnmaskError
 from unmask.models.base import LABEL_CONVENTION, DetectorModel
 from unmask.models.registry import build_model
@@ -30,6 +30,18 @@ class Checkpoint:
     version: str = "0"
 
 
+def _plain(value: Any) -> Any:
+    """JSON fallback: numpy scalars/arrays become Python numbers/lists, anything else its text."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def plain_data(data: Any) -> Any:
+    """Only plain types survive ``weights_only`` loading: pass card and calibration through JSON."""
+    return json.loads(json.dumps(data, default=_plain))
+
+
 def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
     """Write atomically: a crash mid-write never leaves a truncated checkpoint behind."""
     path = Path(path)
@@ -41,18 +53,12 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
         "config": ckpt.model.config,
         "state_dict": ckpt.model.state_dict(),
         "label_convention": LABEL_CONVENTION,
-        "calibration": ckpt.calibration,
-        "card": ckpt.card,
+        "calibration": plain_data(ckpt.calibration),
+        "card": plain_data(ckpt.card),
         "version": ckpt.version,
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:

@@ -3,7 +3,8 @@
 ``leave_one_out: source`` trains one fold per source (that source held out for validation and
 measured), pools the out-of-fold file logits to fit the calibration honestly (every calibration
 score comes from a model that never saw that clip's source), then trains the final model on all
-sources for ``final_epochs`` and writes one checkpoint with the calibration and a model card.
+sources for ``final_epochs`` and writes one checkpoint with the calibration and a model card. Folds
+train for a fixed number of epochs: the held-out source is the test set, so it must not pick the epoch.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import yaml
 
 from unmask import __version__
@@ -42,6 +44,7 @@ class Recipe:
     final_epochs: int | None = None
     calibration: str = "platt"
     export: Path | None = None
+    train_final: bool = True  # False: a study that only needs the held-out folds
     card: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -83,6 +86,7 @@ def run_recipe(recipe: Recipe, log: Callable[[str], None] = print, resume: bool 
     from unmask.train.augment.chain import DEFAULT_CHANNEL_CHAIN
 
     started = time.perf_counter()
+    recipe.out_dir.mkdir(parents=True, exist_ok=True)
     cfg = recipe.trainer
     sample_rate = int(cfg.model_config.get("sample_rate", 16000))
     errors: list[str] = []
@@ -102,6 +106,7 @@ def run_recipe(recipe: Recipe, log: Callable[[str], None] = print, resume: bool 
 
     folds: dict[str, dict[str, Any]] = {}
     oof_logits, oof_targets, oof_groups = [], [], []
+    oof_paths: list[str] = []
     if recipe.leave_one_out:
         groups = sorted(set(bank.groups))
         for group in groups:
@@ -114,8 +119,10 @@ def run_recipe(recipe: Recipe, log: Callable[[str], None] = print, resume: bool 
             if extra is not None:
                 train = train.extend(extra.subset(extra.groups != group))
             log(f"fold {group}: train {len(train)} clips, held-out {len(val)} clips")
+            # No early stopping on the held-out source: choosing epochs by its EER and then reporting
+            # that EER would be selection on the test set. Folds train for a fixed number of epochs.
             ckpt = Trainer(cfg, recipe.out_dir / "folds" / _slug(group), log=log).fit(
-                train, val, augment, resume=resume
+                train, None, augment, resume=resume
             )
             logits = file_logits(ckpt.model, val)
             eer = compute_eer(logits, val.targets)
@@ -127,6 +134,7 @@ def run_recipe(recipe: Recipe, log: Callable[[str], None] = print, resume: bool 
             oof_logits.append(logits)
             oof_targets.append(val.targets)
             oof_groups.append(val.groups)
+            oof_paths.extend(val.paths)
             log(f"fold {group}: held-out EER {eer.eer:.4f}")
 
     calibrator = None
@@ -136,17 +144,16 @@ def run_recipe(recipe: Recipe, log: Callable[[str], None] = print, resume: bool 
         calibrator = Calibrator(method=recipe.calibration).fit(all_logits, all_targets)
         probabilities = calibrator(all_logits)
         pooled = _pooled_metrics(all_logits, probabilities, all_targets)
-        np.savez(
-            recipe.out_dir / "out_of_fold.npz",
-            logits=all_logits,
-            targets=all_targets,
-            groups=np.concatenate(oof_groups),
-        )
-
-    final_cfg = TrainConfig(**{**asdict(cfg), "epochs": recipe.final_epochs or cfg.epochs})
-    train_all = bank if extra is None else bank.extend(extra)
-    log(f"final model: {len(train_all)} clips, {final_cfg.epochs} epochs")
-    final = Trainer(final_cfg, recipe.out_dir / "final", log=log).fit(train_all, None, augment, resume=resume)
+        # Every held-out clip's score, for per-system breakdowns and calibration plots.
+        pd.DataFrame(
+            {
+                "path": oof_paths,
+                "label": np.where(all_targets == 1, "fake", "real"),
+                recipe.group_column: np.concatenate(oof_groups),
+                "logit": all_logits,
+                "fake_probability": probabilities,
+            }
+        ).to_csv(recipe.out_dir / "out_of_fold.csv", index=False)
 
     summary = {
         "unmask_version": __version__,
@@ -156,7 +163,7 @@ def run_recipe(recipe: Recipe, log: Callable[[str], None] = print, resume: bool 
         "extra_train_manifests": [str(p) for p in recipe.extra_train_manifests],
         "protocol": f"leave-one-{recipe.leave_one_out}-out" if recipe.leave_one_out else "none",
         "trainer": asdict(cfg),
-        "final_epochs": final_cfg.epochs,
+        "final_epochs": (recipe.final_epochs or cfg.epochs) if recipe.train_final else None,
         "augment": recipe.augment,
         "folds": folds,
         "pooled_out_of_fold": pooled,
@@ -164,12 +171,20 @@ def run_recipe(recipe: Recipe, log: Callable[[str], None] = print, resume: bool 
         "skipped_inputs": errors,
         "seconds": round(time.perf_counter() - started, 1),
     }
-    card = {**recipe.card, "study": summary, "parameters": final.model.num_parameters()}
-    out = Checkpoint(final.model, calibrator.to_dict() if calibrator else None, card, version=__version__)
-    save_checkpoint(recipe.out_dir / "model.pt", out)
-    if recipe.export:
-        save_checkpoint(recipe.export, out)
-        log(f"exported {recipe.export}")
+    if recipe.train_final:
+        final_cfg = TrainConfig(**{**asdict(cfg), "epochs": recipe.final_epochs or cfg.epochs})
+        train_all = bank if extra is None else bank.extend(extra)
+        log(f"final model: {len(train_all)} clips, {final_cfg.epochs} epochs")
+        final = Trainer(final_cfg, recipe.out_dir / "final", log=log).fit(
+            train_all, None, augment, resume=resume
+        )
+
+        card = {**recipe.card, "study": summary, "parameters": final.model.num_parameters()}
+        out = Checkpoint(final.model, calibrator.to_dict() if calibrator else None, card, version=__version__)
+        save_checkpoint(recipe.out_dir / "model.pt", out)
+        if recipe.export:
+            save_checkpoint(recipe.export, out)
+            log(f"exported {recipe.export}")
     (recipe.out_dir / "study.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary
 

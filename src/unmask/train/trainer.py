@@ -128,7 +128,7 @@ class Trainer:
                 nn.utils.clip_grad_norm_(model.parameters(), 5.0)
                 optimiser.step()
                 scheduler.step()
-                losses.append(float(loss))
+                losses.append(loss.item())
             val_eer = None
             if val is not None:
                 val_eer = compute_eer(file_logits(model, val), val.targets).eer

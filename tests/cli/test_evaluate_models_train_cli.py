@@ -1,0 +1,133 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from audio_fixtures import RATE, buzzy, voiced
+from unmask.cli.main import app
+from unmask.data.manifest import Manifest
+from unmask.detect.calibration import Calibrator
+from unmask.io import save_audio
+from unmask.models.checkpoint import Checkpoint, save_checkpoint
+from unmask.models.registry import build_model
+
+runner = CliRunner()
+TINY_MODEL = {"channels": [4, 6], "window_s": 1.0}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    rng = np.random.default_rng(0)
+    records = []
+    for source in ("s1", "s2"):
+        for i in range(3):
+            for label, make in (("real", voiced), ("fake", buzzy)):
+                path = save_audio(root / source / f"{label}{i}.flac", make(1.3, rng), RATE)
+                records.append(
+                    {"path": str(path), "label": label, "source": source, "system": f"tts-{i % 2}"}
+                )
+    Manifest.from_records(records, root).write(root / "manifest.csv")
+    model = build_model("lcnn", TINY_MODEL)
+    card = {
+        "summary": "tiny test model",
+        "study": {
+            "protocol": "leave-one-source-out",
+            "folds": {"s1": {"eer": 0.25, "n_real": 3, "n_fake": 3}},
+        },
+    }
+    save_checkpoint(root / "tiny.pt", Checkpoint(model, Calibrator().to_dict(), card, "7"))
+    return root
+
+
+def test_evaluate_prints_pooled_and_per_group_metrics_and_writes_scores(corpus, tmp_path):
+    out = tmp_path / "scores.csv"
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            str(corpus / "manifest.csv"),
+            "--model",
+            str(corpus / "tiny.pt"),
+            "--by",
+            "source,system",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "(all)" in result.output and "s1" in result.output and "tts-1" in result.output
+    scores = pd.read_csv(out)
+    assert len(scores) == 12 and {"source", "system", "fake_probability"} <= set(scores.columns)
+    assert scores["fake_probability"].between(0, 1).all()
+
+
+def test_evaluate_json_matches_metric_definitions(corpus):
+    result = runner.invoke(
+        app, ["evaluate", str(corpus / "manifest.csv"), "--model", str(corpus / "tiny.pt"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    pooled = payload["pooled"][0]
+    assert pooled["n_real"] == 6 and pooled["n_fake"] == 6 and 0 <= pooled["eer"] <= 1
+
+
+def test_evaluate_reports_unreadable_clips_and_exits_1(corpus, tmp_path):
+    frame = pd.read_csv(corpus / "manifest.csv")
+    frame["path"] = [str(corpus / p) for p in frame["path"]]
+    frame.loc[len(frame)] = {
+        "path": str(tmp_path / "gone.wav"),
+        "label": "fake",
+        "source": "s1",
+        "system": "x",
+    }
+    frame.to_csv(tmp_path / "m.csv", index=False)
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "m.csv"), "--model", str(corpus / "tiny.pt")])
+    assert result.exit_code == 1
+    assert "gone.wav" in result.output and "could not be scored" in result.output
+
+
+def test_evaluate_bad_usage_exits_2(corpus):
+    bad_column = runner.invoke(
+        app, ["evaluate", str(corpus / "manifest.csv"), "--model", str(corpus / "tiny.pt"), "--by", "colour"]
+    )
+    assert bad_column.exit_code == 2 and "colour" in bad_column.output
+    bad_model = runner.invoke(app, ["evaluate", str(corpus / "manifest.csv"), "--model", "nope"])
+    assert bad_model.exit_code == 2 and "unknown model" in bad_model.output
+
+
+def test_models_list_and_show_card(corpus):
+    listing = runner.invoke(app, ["models", "--json"])
+    assert listing.exit_code == 0 and "lcnn" in json.loads(listing.stdout)["architectures"]
+    shown = runner.invoke(app, ["models", "show", str(corpus / "tiny.pt")])
+    assert shown.exit_code == 0
+    assert "tiny test model" in shown.output and "0.250" in shown.output
+    card = json.loads(runner.invoke(app, ["models", "show", str(corpus / "tiny.pt"), "--json"]).stdout)
+    assert card["version"] == "7" and card["architecture"] == "lcnn"
+    assert runner.invoke(app, ["models", "show", "no-such"]).exit_code == 2
+
+
+def test_train_cli_runs_a_recipe(corpus, tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        yaml.safe_dump(
+            {
+                "manifests": [str(corpus / "manifest.csv")],
+                "leave_one_out": "source",
+                "trainer": {"model_config": TINY_MODEL, "epochs": 1, "steps_per_epoch": 2, "batch_size": 4},
+                "out_dir": str(tmp_path / "run"),
+            }
+        )
+    )
+    result = runner.invoke(app, ["-q", "train", str(recipe)])
+    assert result.exit_code == 0, result.output
+    assert "held-out s1: EER" in result.output and (tmp_path / "run" / "model.pt").exists()
+    assert runner.invoke(app, ["train", str(tmp_path / "missing.yaml")]).exit_code == 2
+
+
+def test_version_command():
+    result = runner.invoke(app, ["version", "--json"])
+    assert result.exit_code == 0 and "torch" in json.loads(result.stdout)
