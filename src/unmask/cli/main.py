@@ -51,12 +51,14 @@ def _mount_subcommands() -> None:
     from unmask.cli.evaluate import evaluate
     from unmask.cli.models import models_app
     from unmask.cli.scan import scan
+    from unmask.cli.synthesize import synthesize
     from unmask.cli.train import train
 
     app.command(name="scan")(scan)
     app.command(name="evaluate")(evaluate)
     app.command(name="train")(train)
     app.add_typer(models_app, name="models", help="List detectors and bundled models; show model cards.")
+    data_app.command(name="synthesize")(synthesize)
     app.add_typer(data_app, name="data", help="Import, describe, check and synthesize manifests.")
 
 

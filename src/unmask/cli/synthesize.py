@@ -25,6 +25,7 @@ def synthesize(
                                                              "sentences)."),
     limit: int | None = typer.Option(None, "--limit", min=1,
                                      help="At most this many clips (copy) or texts (tts)."),
+    domain: str | None = typer.Option(None, "--domain", help="copy: only rows of this domain (e.g. speech)."),
     seed: int = typer.Option(0, "--seed", help="Seed: the same seed gives the same files."),
     workers: int = typer.Option(2, "--workers", "-j", min=1, help="Worker processes."),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary."),
@@ -63,6 +64,8 @@ def synthesize(
                 from unmask.data.manifest import read_manifest
 
                 manifest = read_manifest(real)
+                if domain:
+                    manifest = manifest.filter(domain=domain)
                 n_real = len(manifest.filter(label="real"))
                 bar.update(task, total=min(n_real, limit) if limit else n_real)
                 result = synthesize_copy(manifest, out, names, seed=seed, workers=workers, limit=limit,

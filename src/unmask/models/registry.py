@@ -10,7 +10,7 @@ from unmask.models.base import DetectorModel
 _REGISTRY: dict[str, type[DetectorModel]] = {}
 
 # Modules imported on first lookup, so `import unmask.models` stays cheap.
-_DETECTOR_MODULES = ("unmask.models.lcnn",)
+_DETECTOR_MODULES = ("unmask.models.lcnn", "unmask.models.aasist")
 
 
 def register(cls: type[DetectorModel]) -> type[DetectorModel]:
