@@ -131,3 +131,19 @@ def test_train_cli_runs_a_recipe(corpus, tmp_path):
 def test_version_command():
     result = runner.invoke(app, ["version", "--json"])
     assert result.exit_code == 0 and "torch" in json.loads(result.stdout)
+
+
+def test_evaluate_scores_segments_given_by_start_end(corpus, tmp_path):
+    frame = pd.read_csv(corpus / "manifest.csv")
+    frame["path"] = [str(corpus / p) for p in frame["path"]]
+    frame["start"] = ""
+    frame["end"] = ""
+    frame.loc[0, ["start", "end"]] = ["0.2", "0.9"]
+    frame.to_csv(tmp_path / "seg.csv", index=False)
+    out = tmp_path / "scores.csv"
+    result = runner.invoke(
+        app, ["evaluate", str(tmp_path / "seg.csv"), "--model", str(corpus / "tiny.pt"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    scores = pd.read_csv(out)
+    assert len(scores) == 12 and scores["fake_probability"].notna().all()

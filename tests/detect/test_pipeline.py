@@ -120,3 +120,13 @@ def test_settings_reject_nonsense():
         ScanSettings(batch_size=0)
     with pytest.raises(ValueError, match="must not exceed"):
         Detector(LoudnessProbe(), settings=ScanSettings(window_s=1.0, hop_s=2.0))
+
+
+def test_scan_segment_scores_only_that_span_with_file_times(tmp_path, probe):
+    wave = np.concatenate([_tone(4, 0.05), _tone(1, 0.5), _tone(5, 0.05)])  # loud at 4-5 s
+    path = save_audio(tmp_path / "long.wav", wave, RATE)
+    quiet = probe.scan_segment(path, 0.0, 3.0)
+    loud = probe.scan_segment(path, 3.5, 5.5)
+    assert quiet.verdict == "real" and loud.verdict == "fake"
+    assert loud.timeline[0].start_s == pytest.approx(3.5) and loud.timeline[-1].end_s == pytest.approx(5.5)
+    assert "missing" in probe.scan_segment(tmp_path / "missing.wav", 0, 1).error

@@ -53,14 +53,7 @@ def evaluate(
         error(f"{manifest}: no column(s) {', '.join(missing)}; columns are {', '.join(parsed.columns)}")
         raise typer.Exit(EXIT_USAGE)
 
-    paths = parsed.abs_paths()
-    results = []
-    with progress() as bar:
-        task = bar.add_task("scoring", total=len(paths))
-        for result in detector.scan_many(paths):
-            results.append(result)
-            bar.advance(task)
-
+    results = _score_manifest(detector, parsed)
     frame = parsed.to_frame(relative_to=out.parent if out else None).reset_index(drop=True)
     frame["fake_probability"] = [r.fake_probability for r in results]
     frame["verdict"] = [r.verdict for r in results]
@@ -90,6 +83,21 @@ def evaluate(
                 f"[yellow]{len(failed)} clip(s) could not be scored and are left out of the metrics[/]"
             )
     raise typer.Exit(EXIT_SOME_FAILED if len(failed) else EXIT_OK)
+
+
+def _score_manifest(detector, manifest) -> list:
+    """One result per row, in row order: whole files are batched through ``scan_many``; rows with
+    ``start``/``end`` score only that segment."""
+    rows = list(manifest)
+    segment = [row.start is not None or row.end is not None for row in rows]
+    whole = iter(detector.scan_many([row.path for row, seg in zip(rows, segment, strict=True) if not seg]))
+    results = []
+    with progress() as bar:
+        task = bar.add_task("scoring", total=len(rows))
+        for row, seg in zip(rows, segment, strict=True):
+            results.append(detector.scan_segment(row.path, row.start, row.end) if seg else next(whole))
+            bar.advance(task)
+    return results
 
 
 def _rich_table(frame: pd.DataFrame, title: str) -> Table:

@@ -23,7 +23,7 @@ from unmask.detect.aggregate import aggregate_logits
 from unmask.detect.calibration import Calibrator
 from unmask.detect.result import ScanResult, Thresholds, WindowScore
 from unmask.errors import UnmaskError
-from unmask.io import MediaLimits, iter_windows
+from unmask.io import MediaLimits, iter_windows, load_audio
 from unmask.models.base import DetectorModel
 from unmask.models.checkpoint import Checkpoint, load_checkpoint
 
@@ -170,6 +170,24 @@ class Detector:
                     items.get_nowait()
                 except queue.Empty:
                     producer.join(timeout=0.05)
+
+    def scan_segment(self, path: str | Path, start_s: float | None, end_s: float | None) -> ScanResult:
+        """Score only ``start_s``..``end_s`` of a file (a manifest row with start/end); times in the
+        timeline stay relative to the file's start."""
+        start = float(start_s or 0.0)
+        duration = None if end_s is None else float(end_s) - start
+        try:
+            wave = load_audio(
+                path, self.model.sample_rate, start_s=start, duration_s=duration, limits=self.settings.limits
+            )
+        except UnmaskError as exc:
+            return ScanResult.failed(str(path), str(exc), model=self.name)
+        result = self.scan_waveform(wave, self.model.sample_rate, name=str(path))
+        result.timeline = [
+            WindowScore(round(w.start_s + start, 3), round(w.end_s + start, 3), w.fake_probability)
+            for w in result.timeline
+        ]
+        return result
 
     def scan_waveform(self, wave: np.ndarray, sample_rate: int, name: str = "<waveform>") -> ScanResult:
         """Score an in-memory mono waveform that is already at the model's sample rate."""
