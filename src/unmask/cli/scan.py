@@ -170,17 +170,21 @@ def results_table(results: Sequence[ScanResult], thresholds: Thresholds | None =
     table.add_column("p(fake)", justify="right", no_wrap=True)
     table.add_column("duration", justify="right", no_wrap=True)
     table.add_column("peak window", justify="right")
-    table.add_column("error", overflow="fold", ratio=3)
+    any_error = any(r.error for r in results)
+    if any_error:  # an empty error column would squeeze the path column in 80 columns
+        table.add_column("error", overflow="fold", ratio=3)
     for r in results:
         worst = r.most_suspicious_window()
-        table.add_row(
+        cells = [
             Text(r.path),  # Text, not a markup string: file names may contain [brackets]
             Text(r.verdict, style=_VERDICT_STYLES[r.verdict]),
             "" if r.fake_probability is None else f"{r.fake_probability:.3f}",
             "" if r.duration_s is None else f"{r.duration_s:.1f} s",
             f"{worst.start_s:g}-{worst.end_s:g} s ({worst.fake_probability:.2f})" if worst else "",
-            Text(_error_reason(r), style="magenta") if r.error else "",
-        )
+        ]
+        if any_error:
+            cells.append(Text(_error_reason(r), style="magenta") if r.error else "")
+        table.add_row(*cells)
     return table
 
 
