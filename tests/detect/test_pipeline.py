@@ -130,3 +130,14 @@ def test_scan_segment_scores_only_that_span_with_file_times(tmp_path, probe):
     assert quiet.verdict == "real" and loud.verdict == "fake"
     assert loud.timeline[0].start_s == pytest.approx(3.5) and loud.timeline[-1].end_s == pytest.approx(5.5)
     assert "missing" in probe.scan_segment(tmp_path / "missing.wav", 0, 1).error
+
+
+def test_public_api_is_importable_from_the_package_root():
+    import unmask
+
+    assert unmask.Detector is Detector
+    from unmask import ScanResult, Thresholds
+
+    assert ScanResult.__name__ == "ScanResult" and Thresholds().fake_at_or_above == 0.7
+    with pytest.raises(AttributeError):
+        unmask.NoSuchThing  # noqa: B018

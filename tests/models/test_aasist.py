@@ -249,8 +249,9 @@ def test_import_model_cli_writes_a_loadable_checkpoint(tmp_path):
 
     assert runner.invoke(app, args).exit_code == 2  # exists, no --force
     assert runner.invoke(app, [*args, "--force"]).exit_code == 0
-    missing = runner.invoke(app, ["--weights", str(tmp_path / "nope.pth"), "--conf", str(conf),
-                                  "--out", str(tmp_path / "x.pt")])
+    missing = runner.invoke(
+        app, ["--weights", str(tmp_path / "nope.pth"), "--conf", str(conf), "--out", str(tmp_path / "x.pt")]
+    )
     assert missing.exit_code == 2 and "weights file not found" in " ".join(missing.output.split())
     unknown = runner.invoke(app, [*args, "--force", "--format", "onnx"])
     assert unknown.exit_code == 2 and "unknown format" in unknown.output

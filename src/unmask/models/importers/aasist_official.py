@@ -54,7 +54,9 @@ def import_official_aasist(pth_path: str | Path, conf_path: str | Path) -> Check
 def read_model_config(conf_path: Path) -> dict[str, Any]:
     """The ``model_config`` object of an official ``.conf`` file, checked to be an AASIST one."""
     if not conf_path.is_file():
-        raise UnmaskError("config file not found", path=conf_path, hint="give the .conf released with the weights")
+        raise UnmaskError(
+            "config file not found", path=conf_path, hint="give the .conf released with the weights"
+        )
     try:
         conf = json.loads(conf_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -74,7 +76,8 @@ def read_model_config(conf_path: Path) -> dict[str, Any]:
     missing = sorted(known - set(model_config))
     if unknown or missing:
         raise UnmaskError(
-            f"model_config keys differ from AASIST's: missing {missing or 'none'}, unknown {unknown or 'none'}",
+            f"model_config keys differ from AASIST's: missing {missing or 'none'}, "
+            f"unknown {unknown or 'none'}",
             path=conf_path,
         )
     return model_config
@@ -83,7 +86,9 @@ def read_model_config(conf_path: Path) -> dict[str, Any]:
 def read_state_dict(pth_path: Path) -> dict[str, torch.Tensor]:
     """Load a ``.pth`` state dict safely (tensors only, on the CPU); strip a DataParallel prefix."""
     if not pth_path.is_file():
-        raise UnmaskError("weights file not found", path=pth_path, hint="give the .pth released with the .conf")
+        raise UnmaskError(
+            "weights file not found", path=pth_path, hint="give the .pth released with the .conf"
+        )
     try:
         # The released files were saved from a GPU: map them to the CPU.
         state = torch.load(pth_path, map_location="cpu", weights_only=True)
