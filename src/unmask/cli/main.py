@@ -49,6 +49,7 @@ def version(as_json: bool = typer.Option(False, "--json", help="Machine-readable
 def _mount_subcommands() -> None:
     from unmask.cli.data import data_app
     from unmask.cli.evaluate import evaluate
+    from unmask.cli.import_model import import_model
     from unmask.cli.models import models_app
     from unmask.cli.scan import scan
     from unmask.cli.synthesize import synthesize
@@ -57,6 +58,7 @@ def _mount_subcommands() -> None:
     app.command(name="scan")(scan)
     app.command(name="evaluate")(evaluate)
     app.command(name="train")(train)
+    app.command(name="import-model")(import_model)
     app.add_typer(models_app, name="models", help="List detectors and bundled models; show model cards.")
     data_app.command(name="synthesize")(synthesize)
     app.add_typer(data_app, name="data", help="Import, describe, check and synthesize manifests.")
