@@ -9,8 +9,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def _default_mode() -> int:
-    umask = os.umask(0)
+def _file_mode(path: Path) -> int:
+    """The mode a plain open() would give: the existing file's, else 0666 minus the umask."""
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)  # reading the umask means setting it; restore it at once
     os.umask(umask)
     return 0o666 & ~umask
 
@@ -19,8 +22,8 @@ def _default_mode() -> int:
 def atomic_path(path: str | Path) -> Iterator[str]:
     """Yield a temporary path next to ``path``; on success it is renamed onto ``path``.
 
-    The temporary file gets the usual permissions (0666 minus umask), not mkstemp's private 0600,
-    so outputs are readable like any other file the user writes.
+    The result gets the mode a plain open() would give (the replaced file's, else 0666 minus umask),
+    not mkstemp's private 0600, so outputs are readable like any other file the user writes.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -28,7 +31,7 @@ def atomic_path(path: str | Path) -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
-        os.chmod(tmp, _default_mode())
+        os.chmod(tmp, _file_mode(path))
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

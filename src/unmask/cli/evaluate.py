@@ -9,6 +9,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
+from unmask._fs import atomic_path
 from unmask.cli.common import (
     EXIT_OK,
     EXIT_SOME_FAILED,
@@ -126,7 +127,5 @@ def _fmt(value: object) -> str:
 
 
 def _write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)

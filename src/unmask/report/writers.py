@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from unmask._fs import atomic_path
 from unmask.detect.result import ScanResult
 
 MACHINE_FORMATS = ("json", "jsonl", "csv")
@@ -72,25 +71,8 @@ def atomic_text_file(path: str | Path, encoding: str = "utf-8") -> Iterator[Text
 
     A crash or an interrupt leaves the previous ``path`` (or nothing) in place, never a half-written file.
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # mkstemp creates the file private (0600); give the result the mode a plain open() would have.
-        os.chmod(tmp, _default_file_mode(path))
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as stream:
-            yield stream
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _default_file_mode(path: Path) -> int:
-    if path.exists():
-        return path.stat().st_mode & 0o777
-    umask = os.umask(0)  # reading the umask means setting it; restore it at once
-    os.umask(umask)
-    return 0o666 & ~umask
+    with atomic_path(path) as tmp, open(tmp, "w", encoding=encoding, newline="") as stream:
+        yield stream
 
 
 def write_results(path: str | Path, results: Iterable[ScanResult], fmt: str) -> None:

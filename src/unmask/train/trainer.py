@@ -22,7 +22,7 @@ from torch import nn
 from unmask.detect.pipeline import Detector
 from unmask.eval.metrics import compute_eer
 from unmask.models.base import DetectorModel
-from unmask.models.checkpoint import Checkpoint, save_checkpoint
+from unmask.models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from unmask.models.registry import build_model
 from unmask.train.data import Augment, BalancedBatches, ClipBank
 
@@ -159,8 +159,6 @@ class Trainer:
                 indent=2,
             )
         )
-        from unmask.models.checkpoint import load_checkpoint
-
         return load_checkpoint(self.best_path)
 
     def _save_state(self, model, optimiser, scheduler, batches, history, best_eer, best_epoch, epoch) -> None:
