@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from media_fixtures import SOURCE_RATE, chirp_tone, encode_with_pyav
 
-from unmask.io import iter_chunks, iter_windows, load_audio
+from unmask.io import array_windows, iter_chunks, iter_windows, load_audio
 from unmask.io.stream import _SampleBuffer
 
 
@@ -95,3 +95,15 @@ def test_sample_buffer_stays_bounded_while_streaming():
     assert len(buffer._data) <= 2000  # grew at most once past its capacity, not with the stream
     with pytest.raises(IndexError):
         buffer.copy(0, 10)
+
+
+@pytest.mark.parametrize(("window_s", "hop_s"), [(2.0, 2.0), (2.0, 0.7), (4.0, 1.0), (20.0, 5.0)])
+def test_array_windows_match_streaming_windows(long_file, window_s, hop_s):
+    """One windowing policy for files and in-memory waveforms: same spans, same samples."""
+    streamed = list(iter_windows(long_file, window_s, hop_s))
+    in_memory = list(array_windows(load_audio(long_file), window_s, hop_s))
+    assert [(w.start_s, w.end_s) for w in in_memory] == [(w.start_s, w.end_s) for w in streamed]
+    for a, b in zip(in_memory, streamed, strict=True):
+        np.testing.assert_array_equal(a.samples, b.samples)
+    with pytest.raises(ValueError, match="must not exceed"):
+        list(array_windows(np.zeros(100, dtype=np.float32), 0.001, 0.002))

@@ -23,7 +23,7 @@ from unmask.detect.aggregate import aggregate_logits
 from unmask.detect.calibration import Calibrator
 from unmask.detect.result import ScanResult, Thresholds, WindowScore
 from unmask.errors import UnmaskError
-from unmask.io import MediaLimits, iter_windows, load_audio
+from unmask.io import MediaLimits, array_windows, iter_windows, load_audio
 from unmask.models.base import DetectorModel
 from unmask.models.checkpoint import Checkpoint, load_checkpoint
 
@@ -276,7 +276,10 @@ class Detector:
                 hint="resample first, or scan the file instead",
             )
         state = _FileState(name)
-        state.windows = list(self._array_windows(np.asarray(wave, dtype=np.float32), sample_rate))
+        state.windows = [
+            _Window(w.start_s, w.end_s, w.samples, self._is_silent(w.samples))
+            for w in array_windows(np.asarray(wave, dtype=np.float32), self.window_s, self.hop_s, sample_rate)
+        ]
         if state.windows:
             state.logits = list(self.score_batch([w.samples for w in state.windows]))
         return state
@@ -317,18 +320,6 @@ class Detector:
     def _is_silent(self, samples: np.ndarray) -> bool:
         rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
         return 20 * np.log10(rms + 1e-12) < self.settings.silence_dbfs
-
-    def _array_windows(self, wave: np.ndarray, sample_rate: int) -> Iterator[_Window]:
-        window = int(round(self.window_s * sample_rate))
-        hop = int(round(self.hop_s * sample_rate))
-        starts = list(range(0, max(len(wave) - window, 0) + 1, hop))
-        if starts and starts[-1] + window < len(wave):
-            starts.append(len(wave) - window)  # cover the tail with a window ending at the last sample
-        for start in starts if len(wave) else []:
-            chunk = wave[start : start + window]
-            yield _Window(
-                start / sample_rate, (start + len(chunk)) / sample_rate, chunk, self._is_silent(chunk)
-            )
 
 
 def _tile_to(samples: np.ndarray, length: int) -> np.ndarray:

@@ -135,6 +135,24 @@ def iter_windows(
         yield _window(buffer, max(0, total - window), total, sample_rate)
 
 
+def array_windows(
+    wave: np.ndarray, window_s: float, hop_s: float, sample_rate: int = 16000
+) -> Iterator[AudioWindow]:
+    """:func:`iter_windows` for a waveform already in memory: the same windows and tail policy."""
+    window = _samples(window_s, sample_rate, "window_s")
+    hop = _samples(hop_s, sample_rate, "hop_s")
+    if hop > window:
+        raise ValueError(f"hop_s ({hop_s}) must not exceed window_s ({window_s}): samples would be skipped")
+    total = len(wave)
+    covered = 0
+    for start in range(0, total - window + 1, hop):
+        covered = start + window
+        yield AudioWindow(start / sample_rate, covered / sample_rate, wave[start:covered])
+    if covered < total:
+        start = max(0, total - window)
+        yield AudioWindow(start / sample_rate, total / sample_rate, wave[start:total])
+
+
 def _window(buffer: _SampleBuffer, start: int, stop: int, sample_rate: int) -> AudioWindow:
     return AudioWindow(start / sample_rate, stop / sample_rate, buffer.copy(start, stop))
 

@@ -137,13 +137,14 @@ def run_recipe(recipe: Recipe, log: Callable[[str], None] = print, resume: bool 
             oof_paths.extend(val.paths)
             log(f"fold {group}: held-out EER {eer.eer:.4f}")
 
+    final_epochs = recipe.final_epochs or cfg.epochs
     calibrator = None
     pooled = None
     if oof_logits:
         all_logits, all_targets = np.concatenate(oof_logits), np.concatenate(oof_targets)
         calibrator = Calibrator(method=recipe.calibration).fit(all_logits, all_targets)
         probabilities = calibrator(all_logits)
-        pooled = _pooled_metrics(all_logits, probabilities, all_targets)
+        pooled = _pooled_metrics(probabilities, all_targets)
         # Every held-out clip's score, for per-system breakdowns and calibration plots.
         pd.DataFrame(
             {
@@ -163,7 +164,7 @@ def run_recipe(recipe: Recipe, log: Callable[[str], None] = print, resume: bool 
         "extra_train_manifests": [str(p) for p in recipe.extra_train_manifests],
         "protocol": f"leave-one-{recipe.leave_one_out}-out" if recipe.leave_one_out else "none",
         "trainer": asdict(cfg),
-        "final_epochs": (recipe.final_epochs or cfg.epochs) if recipe.train_final else None,
+        "final_epochs": final_epochs if recipe.train_final else None,
         "augment": recipe.augment,
         "folds": folds,
         "pooled_out_of_fold": pooled,
@@ -172,7 +173,7 @@ def run_recipe(recipe: Recipe, log: Callable[[str], None] = print, resume: bool 
         "seconds": round(time.perf_counter() - started, 1),
     }
     if recipe.train_final:
-        final_cfg = TrainConfig(**{**asdict(cfg), "epochs": recipe.final_epochs or cfg.epochs})
+        final_cfg = TrainConfig(**{**asdict(cfg), "epochs": final_epochs})
         train_all = bank if extra is None else bank.extend(extra)
         log(f"final model: {len(train_all)} clips, {final_cfg.epochs} epochs")
         final = Trainer(final_cfg, recipe.out_dir / "final", log=log).fit(
@@ -189,7 +190,7 @@ def run_recipe(recipe: Recipe, log: Callable[[str], None] = print, resume: bool 
     return summary
 
 
-def _pooled_metrics(logits: np.ndarray, probabilities: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+def _pooled_metrics(probabilities: np.ndarray, targets: np.ndarray) -> dict[str, float]:
     from unmask.eval.metrics import summarize
 
     metrics = summarize(probabilities, targets, threshold=0.5)
