@@ -20,6 +20,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from unmask.errors import UnmaskError
+from unmask.signal.core import fit_length, peak_limit, power
+
+__all__ = [
+    "Augmentation", "AugmentationConfigError", "Range", "as_choices", "as_range", "check_sample_rate",
+    "fit_length", "peak_limit", "power", "uniform",
+]
 
 
 class AugmentationConfigError(UnmaskError, ValueError):
@@ -69,24 +75,6 @@ def check_sample_rate(sample_rate: int) -> int:
 def uniform(rng: np.random.Generator, bounds: Range) -> float:
     """One draw from ``[min, max]`` (the fixed value when min == max; a draw is still consumed)."""
     return float(rng.uniform(bounds[0], bounds[1]))
-
-
-def peak_limit(y: np.ndarray) -> np.ndarray:
-    """Scale ``y`` down to a peak of 1 if, and only if, it goes over: the shape and relative level stay."""
-    peak = float(np.max(np.abs(y))) if y.size else 0.0
-    return y / peak if peak > 1.0 else y
-
-
-def fit_length(y: np.ndarray, length: int) -> np.ndarray:
-    """Trim or zero-pad the end of ``y`` to ``length`` samples."""
-    if y.shape[0] >= length:
-        return y[:length]
-    return np.concatenate([y, np.zeros(length - y.shape[0], dtype=y.dtype)])
-
-
-def power(x: np.ndarray) -> float:
-    """Mean square of ``x`` (0 for an empty array)."""
-    return float(np.mean(np.square(x))) if x.size else 0.0
 
 
 def _validated(wave: np.ndarray, rng: np.random.Generator, who: str) -> np.ndarray:

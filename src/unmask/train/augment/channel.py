@@ -7,20 +7,22 @@ the channel, not the generator; these transforms randomise that channel on both 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 import numpy as np
 from scipy import signal
 
+from unmask.signal.filters import zero_phase_filter
+from unmask.signal.resample import resample, resample_round_trip
 from unmask.train.augment.base import (
     Augmentation,
     AugmentationConfigError,
     as_choices,
     as_range,
     check_sample_rate,
-    fit_length,
     uniform,
 )
+
+__all__ = ["BAND_MODES", "BandLimit", "Gain", "Resample", "resample"]
 
 
 @dataclass
@@ -101,9 +103,7 @@ class BandLimit(Augmentation):
             # A band-pass design doubles the order; halve it so the slopes match the other modes.
             sos = signal.butter(max(1, order // 2), [low, high], "bandpass", fs=self.sample_rate,
                                 output="sos")
-        # sosfiltfilt pads by reflection; clips shorter than its default pad length get a shorter pad.
-        padlen = min(3 * 2 * sos.shape[0], x.shape[0] - 1)
-        return signal.sosfiltfilt(sos, x, padlen=max(padlen, 0))
+        return zero_phase_filter(x, sos)
 
 
 @dataclass
@@ -129,13 +129,5 @@ class Resample(Augmentation):
 
     def apply(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         rate = self._usable[rng.integers(len(self._usable))]
-        return resample(resample(x, self.sample_rate, rate), rate, self.sample_rate)
+        return resample_round_trip(x, self.sample_rate, rate)
 
-
-def resample(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """Polyphase resampling by the exact rational ratio ``to_rate / from_rate``."""
-    if from_rate == to_rate:
-        return x
-    ratio = Fraction(int(to_rate), int(from_rate))
-    y = signal.resample_poly(x, ratio.numerator, ratio.denominator)
-    return fit_length(y, int(round(x.shape[0] * to_rate / from_rate)))

@@ -1,4 +1,7 @@
-"""Additive noise at a random signal-to-noise ratio: coloured noise, or background/babble clips."""
+"""Additive noise at a random signal-to-noise ratio: coloured noise, or background/babble clips.
+
+The noise generators live in :mod:`unmask.signal.noise` (shared with the evaluation corruptions).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from unmask.signal.noise import COLOUR_EXPONENTS, coloured_noise, looped_excerpt
 from unmask.train.augment.base import (
     Augmentation,
     AugmentationConfigError,
@@ -16,25 +20,7 @@ from unmask.train.augment.base import (
     uniform,
 )
 
-#: Spectral slope of each colour: power density proportional to 1 / f**exponent.
-COLOUR_EXPONENTS = {"white": 0.0, "pink": 1.0, "brown": 2.0}
 NOISE_KINDS = (*COLOUR_EXPONENTS, "clip", "babble")
-
-
-def coloured_noise(n: int, colour: str, rng: np.random.Generator) -> np.ndarray:
-    """``n`` samples of zero-mean Gaussian noise with a 1/f**k power spectrum (k from COLOUR_EXPONENTS).
-
-    White noise is shaped in the frequency domain; the DC bin is zeroed so pink/brown noise do not drift.
-    """
-    white = rng.standard_normal(n)
-    exponent = COLOUR_EXPONENTS[colour]
-    if exponent == 0.0:
-        return white - white.mean()
-    spectrum = np.fft.rfft(white)
-    freqs = np.fft.rfftfreq(n)
-    scale = np.zeros_like(freqs)
-    scale[1:] = freqs[1:] ** (-exponent / 2.0)
-    return np.fft.irfft(spectrum * scale, n)
 
 
 @dataclass
@@ -81,8 +67,7 @@ class AddNoise(Augmentation):
         return arr
 
     def _excerpt(self, clip: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-        start = int(rng.integers(clip.shape[0]))
-        return np.resize(np.roll(clip, -start), n)  # np.resize loops a short clip
+        return looped_excerpt(clip, n, int(rng.integers(clip.shape[0])))  # loops a short clip
 
     def make_noise(self, kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
         """Unscaled noise of ``kind``, ``n`` samples long."""

@@ -1,4 +1,5 @@
-"""Reverberation with synthetic room impulse responses (no measured RIRs needed).
+"""Reverberation with synthetic room impulse responses (no measured RIRs needed; the RIR model lives in
+:mod:`unmask.signal.reverb`).
 
 The impulse response is a direct-path impulse at sample 0 followed, after a short gap (the first
 reflection's delay), by Gaussian noise under an exponential envelope that falls 60 dB in RT60 seconds:
@@ -11,27 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
 
+from unmask.signal.reverb import LN_1000, convolve_same, synthetic_rir
 from unmask.train.augment.base import Augmentation, as_range, check_sample_rate, uniform
 
-#: ln(10**3): an amplitude envelope exp(-LN_1000 * t / rt60) has fallen 60 dB at t = rt60.
-LN_1000 = float(np.log(1000.0))
-
-
-def synthetic_rir(rt60_s: float, drr_db: float, gap_s: float, sample_rate: int,
-                  rng: np.random.Generator) -> np.ndarray:
-    """A room impulse response: 1 at sample 0, then a decaying noise tail with DRR ``drr_db``."""
-    length = max(2, int(round(rt60_s * sample_rate)))
-    t = np.arange(length) / sample_rate
-    tail = rng.standard_normal(length) * np.exp(-LN_1000 * t / rt60_s)
-    tail[: max(1, int(round(gap_s * sample_rate)))] = 0.0
-    energy = float(np.sum(tail**2))
-    if energy > 0.0:  # zero only when the gap outlasts the whole response
-        tail *= np.sqrt(10.0 ** (-drr_db / 10.0) / energy)
-    tail[0] = 1.0
-    return tail
-
+__all__ = ["LN_1000", "Reverb", "synthetic_rir"]
 
 @dataclass
 class Reverb(Augmentation):
@@ -52,4 +37,4 @@ class Reverb(Augmentation):
     def apply(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         rir = synthetic_rir(uniform(rng, self.rt60_s), uniform(rng, self.drr_db),
                             uniform(rng, self.gap_ms) / 1000.0, self.sample_rate, rng)
-        return signal.fftconvolve(x, rir)[: x.shape[0]]
+        return convolve_same(x, rir)
