@@ -4,8 +4,9 @@
 #   espeak-ng  offline TTS used to make fake training/demo clips
 #   alsa-utils its /usr/share/sounds/alsa voice recordings are the demo's real clips
 #   flite, festival + voices (incl. an HTS voice): more offline TTS engines for fake training data
+#   postgresql a server the bench tests start on loopback to check the PostgreSQL results store
 set -euo pipefail
-packages=(ffmpeg espeak-ng alsa-utils flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
+packages=(ffmpeg espeak-ng alsa-utils flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts postgresql)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

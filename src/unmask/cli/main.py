@@ -47,6 +47,7 @@ def version(as_json: bool = typer.Option(False, "--json", help="Machine-readable
 
 
 def _mount_subcommands() -> None:
+    from unmask.cli.bench import bench, report
     from unmask.cli.data import data_app
     from unmask.cli.evaluate import evaluate
     from unmask.cli.import_model import import_model
@@ -59,6 +60,8 @@ def _mount_subcommands() -> None:
     app.command(name="evaluate")(evaluate)
     app.command(name="train")(train)
     app.command(name="import-model")(import_model)
+    app.command(name="bench")(bench)
+    app.command(name="report")(report)
     app.add_typer(models_app, name="models", help="List detectors and bundled models; show model cards.")
     data_app.command(name="synthesize")(synthesize)
     app.add_typer(data_app, name="data", help="Import, describe, check and synthesize manifests.")
