@@ -96,7 +96,7 @@ class SincFilterbank(nn.Module):
 class ResidualBlock(nn.Module):
     """Two (2x3) convolutions with a (1x3)-conv shortcut when the width changes, then time pooling by 3."""
 
-    def __init__(self, in_channels: int, out_channels: int, first: bool = False) -> None:
+    def __init__(self, in_channels: int, out_channels: int, first: bool = False, time_pool: int = 3) -> None:
         super().__init__()
         if not first:
             # Present in the official weights, but its output is never used (see the module docstring).
@@ -106,7 +106,8 @@ class ResidualBlock(nn.Module):
         self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=(2, 3), padding=(0, 1))
         if in_channels != out_channels:
             self.conv_downsample = nn.Conv2d(in_channels, out_channels, kernel_size=(1, 3), padding=(0, 1))
-        self.mp = nn.MaxPool2d((1, 3))
+        # SSL+AASIST (Tak et al. 2022) keeps every frame of the SSL feature map: time_pool=1.
+        self.mp = nn.MaxPool2d((1, time_pool)) if time_pool > 1 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.conv2(F.selu(self.bn2(self.conv1(x))))
@@ -226,9 +227,81 @@ class GraphPool(nn.Module):
         return torch.gather(h * scores, 1, index.expand(-1, -1, h.shape[-1]))
 
 
+# ------------------------------------------------------------------------------------ graph back-end
+class GraphBackendMixin:
+    """The AASIST graph back-end, from an encoder map ``[B, C, bands, frames]`` to the readout vector.
+
+    A mixin (not a submodule) so the parameters keep the official flat names (``pos_S``,
+    ``GAT_layer_S.*``, ...) in :class:`AASIST`; :mod:`unmask.models.ssl` reuses it on an SSL feature map.
+    """
+
+    def _build_graph_backend(
+        self,
+        encoder_dim: int,
+        spectral_nodes: int,
+        gat_dims: list[int],
+        pool_ratios: list[float],
+        temperatures: list[float],
+    ) -> None:
+        self.drop_way = nn.Dropout(0.2)
+        self.pos_S = nn.Parameter(torch.randn(1, spectral_nodes, encoder_dim))
+        self.master1 = nn.Parameter(torch.randn(1, 1, gat_dims[0]))
+        self.master2 = nn.Parameter(torch.randn(1, 1, gat_dims[0]))
+        self.GAT_layer_S = GraphAttentionLayer(encoder_dim, gat_dims[0], temperatures[0])
+        self.GAT_layer_T = GraphAttentionLayer(encoder_dim, gat_dims[0], temperatures[1])
+        self.HtrgGAT_layer_ST11 = HtrgGraphAttentionLayer(gat_dims[0], gat_dims[1], temperatures[2])
+        self.HtrgGAT_layer_ST12 = HtrgGraphAttentionLayer(gat_dims[1], gat_dims[1], temperatures[2])
+        self.HtrgGAT_layer_ST21 = HtrgGraphAttentionLayer(gat_dims[0], gat_dims[1], temperatures[2])
+        self.HtrgGAT_layer_ST22 = HtrgGraphAttentionLayer(gat_dims[1], gat_dims[1], temperatures[2])
+        self.pool_S = GraphPool(pool_ratios[0], gat_dims[0], 0.3)
+        self.pool_T = GraphPool(pool_ratios[1], gat_dims[0], 0.3)
+        self.pool_hS1 = GraphPool(pool_ratios[2], gat_dims[1], 0.3)
+        self.pool_hT1 = GraphPool(pool_ratios[2], gat_dims[1], 0.3)
+        self.pool_hS2 = GraphPool(pool_ratios[2], gat_dims[1], 0.3)
+        self.pool_hT2 = GraphPool(pool_ratios[2], gat_dims[1], 0.3)
+
+    def graph_readout(self, e: torch.Tensor) -> torch.Tensor:
+        """Encoder map ``[B, C, bands, frames]`` -> readout ``[B, 5 * gat_dims[1]]``.
+
+        ``bands`` must equal the ``spectral_nodes`` the back-end was built with (the positional embedding).
+        """
+        magnitude = e.abs()
+        spectral = self.GAT_layer_S(magnitude.amax(dim=3).transpose(1, 2) + self.pos_S)
+        temporal = self.GAT_layer_T(magnitude.amax(dim=2).transpose(1, 2))
+        out_S, out_T = self.pool_S(spectral), self.pool_T(temporal)
+
+        t1, s1, m1 = self._hs_gal_branch(out_T, out_S, self.master1, "1")
+        t2, s2, m2 = self._hs_gal_branch(out_T, out_S, self.master2, "2")
+        out_T = torch.maximum(self.drop_way(t1), self.drop_way(t2))
+        out_S = torch.maximum(self.drop_way(s1), self.drop_way(s2))
+        master = torch.maximum(self.drop_way(m1), self.drop_way(m2))
+        return torch.cat(
+            [
+                out_T.abs().amax(dim=1),
+                out_T.mean(dim=1),
+                out_S.abs().amax(dim=1),
+                out_S.mean(dim=1),
+                master.squeeze(1),
+            ],
+            dim=1,
+        )
+
+    def _hs_gal_branch(
+        self, out_T: torch.Tensor, out_S: torch.Tensor, master: torch.Tensor, branch: str
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Two stacked HS-GAL layers with graph pooling between them and a residual on the second."""
+        first = getattr(self, f"HtrgGAT_layer_ST{branch}1")
+        second = getattr(self, f"HtrgGAT_layer_ST{branch}2")
+        t, s, master = first(out_T, out_S, master=master)
+        s = getattr(self, f"pool_hS{branch}")(s)
+        t = getattr(self, f"pool_hT{branch}")(t)
+        t_aug, s_aug, master_aug = second(t, s, master=master)
+        return t + t_aug, s + s_aug, master + master_aug
+
+
 # ------------------------------------------------------------------------------------------- network
 @register
-class AASIST(DetectorModel):
+class AASIST(GraphBackendMixin, DetectorModel):
     """AASIST: raw-waveform spectro-temporal graph attention network (Jung et al. 2022), ~297k weights."""
 
     name: ClassVar[str] = "aasist"
@@ -258,26 +331,11 @@ class AASIST(DetectorModel):
         self.conv_time = SincFilterbank(filts[0], cfg["first_conv"], cfg["sample_rate"])
         self.first_bn = nn.BatchNorm2d(1)
         self.drop = nn.Dropout(0.5)
-        self.drop_way = nn.Dropout(0.2)
         block_widths = [filts[1], filts[2], filts[3], filts[4], filts[4], filts[4]]
         # Each block sits in its own Sequential so parameter names match the official "encoder.i.0.*".
         blocks = [ResidualBlock(c_in, c_out, first=i == 0) for i, (c_in, c_out) in enumerate(block_widths)]
         self.encoder = nn.Sequential(*(nn.Sequential(block) for block in blocks))
-        self.pos_S = nn.Parameter(torch.randn(1, SPECTRAL_NODES, encoder_dim))
-        self.master1 = nn.Parameter(torch.randn(1, 1, gat_dims[0]))
-        self.master2 = nn.Parameter(torch.randn(1, 1, gat_dims[0]))
-        self.GAT_layer_S = GraphAttentionLayer(encoder_dim, gat_dims[0], temperatures[0])
-        self.GAT_layer_T = GraphAttentionLayer(encoder_dim, gat_dims[0], temperatures[1])
-        self.HtrgGAT_layer_ST11 = HtrgGraphAttentionLayer(gat_dims[0], gat_dims[1], temperatures[2])
-        self.HtrgGAT_layer_ST12 = HtrgGraphAttentionLayer(gat_dims[1], gat_dims[1], temperatures[2])
-        self.HtrgGAT_layer_ST21 = HtrgGraphAttentionLayer(gat_dims[0], gat_dims[1], temperatures[2])
-        self.HtrgGAT_layer_ST22 = HtrgGraphAttentionLayer(gat_dims[1], gat_dims[1], temperatures[2])
-        self.pool_S = GraphPool(pool_ratios[0], gat_dims[0], 0.3)
-        self.pool_T = GraphPool(pool_ratios[1], gat_dims[0], 0.3)
-        self.pool_hS1 = GraphPool(pool_ratios[2], gat_dims[1], 0.3)
-        self.pool_hT1 = GraphPool(pool_ratios[2], gat_dims[1], 0.3)
-        self.pool_hS2 = GraphPool(pool_ratios[2], gat_dims[1], 0.3)
-        self.pool_hT2 = GraphPool(pool_ratios[2], gat_dims[1], 0.3)
+        self._build_graph_backend(encoder_dim, SPECTRAL_NODES, gat_dims, pool_ratios, temperatures)
         self.out_layer = nn.Linear(5 * gat_dims[1], 2)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
@@ -291,45 +349,13 @@ class AASIST(DetectorModel):
 
     def embedding(self, wave: torch.Tensor) -> torch.Tensor:
         """The readout vector ``[B, 5 * gat_dims[1]]`` fed to the output layer."""
-        e = self.encoder(self._spectral_map(wave))  # [B, C, bands, frames]
-        magnitude = e.abs()
-        spectral = self.GAT_layer_S(magnitude.amax(dim=3).transpose(1, 2) + self.pos_S)
-        temporal = self.GAT_layer_T(magnitude.amax(dim=2).transpose(1, 2))
-        out_S, out_T = self.pool_S(spectral), self.pool_T(temporal)
-
-        t1, s1, m1 = self._hs_gal_branch(out_T, out_S, self.master1, "1")
-        t2, s2, m2 = self._hs_gal_branch(out_T, out_S, self.master2, "2")
-        out_T = torch.maximum(self.drop_way(t1), self.drop_way(t2))
-        out_S = torch.maximum(self.drop_way(s1), self.drop_way(s2))
-        master = torch.maximum(self.drop_way(m1), self.drop_way(m2))
-        return torch.cat(
-            [
-                out_T.abs().amax(dim=1),
-                out_T.mean(dim=1),
-                out_S.abs().amax(dim=1),
-                out_S.mean(dim=1),
-                master.squeeze(1),
-            ],
-            dim=1,
-        )
+        return self.graph_readout(self.encoder(self._spectral_map(wave)))  # [B, C, bands, frames] in
 
     def _spectral_map(self, wave: torch.Tensor) -> torch.Tensor:
         """Raw waveform -> ``[B, 1, bands, frames]`` rectified, pooled, normalised filterbank output."""
         x = self.conv_time(wave.unsqueeze(1)).unsqueeze(1)
         x = F.max_pool2d(x.abs(), (3, 3))
         return F.selu(self.first_bn(x))
-
-    def _hs_gal_branch(
-        self, out_T: torch.Tensor, out_S: torch.Tensor, master: torch.Tensor, branch: str
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Two stacked HS-GAL layers with graph pooling between them and a residual on the second."""
-        first = getattr(self, f"HtrgGAT_layer_ST{branch}1")
-        second = getattr(self, f"HtrgGAT_layer_ST{branch}2")
-        t, s, master = first(out_T, out_S, master=master)
-        s = getattr(self, f"pool_hS{branch}")(s)
-        t = getattr(self, f"pool_hT{branch}")(t)
-        t_aug, s_aug, master_aug = second(t, s, master=master)
-        return t + t_aug, s + s_aug, master + master_aug
 
 
 @register

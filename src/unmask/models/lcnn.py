@@ -17,6 +17,7 @@ from torch import nn
 
 from unmask.features import build_feature
 from unmask.models.base import DetectorModel, normalise_loudness
+from unmask.models.heads import build_head
 from unmask.models.registry import register
 
 
@@ -26,6 +27,20 @@ class MaxFeatureMap(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a, b = x.chunk(2, dim=1)
         return torch.maximum(a, b)
+
+
+class MaxPool2x2(nn.Module):
+    """``nn.MaxPool2d(2)`` (floor mode: an odd last row/column is dropped) as two strided maxima.
+
+    Same values and gradients as the library op, 2-4x faster on CPU, where ``max_pool2d`` also computes
+    the argmax indices (``benchmarks/bench_scan.py`` measures the whole model).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows, cols = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+        x = x[..., :rows, :cols]
+        x = torch.maximum(x[..., 0::2, :], x[..., 1::2, :])
+        return torch.maximum(x[..., 0::2], x[..., 1::2])
 
 
 def _mfm_conv(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
@@ -53,6 +68,7 @@ class LCNN(DetectorModel):
         "dropout": 0.3,
         "normalise_loudness": True,
         "feature_norm": "cmvn",  # "cmvn" (per item, per coefficient) or "none"
+        "head": "linear",  # "linear" or "ocsoftmax" (see unmask.models.heads)
     }
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
@@ -60,11 +76,12 @@ class LCNN(DetectorModel):
         cfg = self.config
         self.frontend = build_feature(cfg["feature"], sample_rate=cfg["sample_rate"], **cfg["feature_kwargs"])
         c = list(cfg["channels"])
-        layers: list[nn.Module] = [_mfm_conv(1, c[0], 5), nn.MaxPool2d(2)]
+        layers: list[nn.Module] = [_mfm_conv(1, c[0], 5), MaxPool2x2()]
         for c_in, c_out in zip(c[:-1], c[1:], strict=False):
-            layers += [_block(c_in, c_out), nn.MaxPool2d(2)]
+            layers += [_block(c_in, c_out), MaxPool2x2()]
         self.body = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.Dropout(cfg["dropout"]), nn.Linear(2 * c[-1], 1))
+        self.embedding_dim = 2 * c[-1]
+        self.head = build_head(cfg["head"], self.embedding_dim, cfg["dropout"])
 
     def features(self, wave: torch.Tensor) -> torch.Tensor:
         if self.config["normalise_loudness"]:
@@ -76,8 +93,11 @@ class LCNN(DetectorModel):
             feats = (feats - mean) / std
         return feats
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+    def embed(self, wave: torch.Tensor) -> torch.Tensor:
+        """Statistics-pooled CNN output ``[B, embedding_dim]`` (mean and std over time)."""
         x = self.body(self.features(wave).unsqueeze(1))  # [B, C, F', frames']
         x = x.mean(dim=2)  # pool over frequency: [B, C, frames']
-        pooled = torch.cat([x.mean(dim=-1), x.std(dim=-1, correction=0)], dim=1)
-        return self.head(pooled).squeeze(-1)
+        return torch.cat([x.mean(dim=-1), x.std(dim=-1, correction=0)], dim=1)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(wave))

@@ -10,7 +10,14 @@ from unmask.models.base import DetectorModel
 _REGISTRY: dict[str, type[DetectorModel]] = {}
 
 # Modules imported on first lookup, so `import unmask.models` stays cheap.
-_DETECTOR_MODULES = ("unmask.models.lcnn", "unmask.models.aasist")
+_DETECTOR_MODULES = (
+    "unmask.models.lcnn",
+    "unmask.models.aasist",
+    "unmask.models.lfcc_gmm",
+    "unmask.models.rawnet2",
+    "unmask.models.ssl",
+    "unmask.models.fusion",
+)
 
 
 def register(cls: type[DetectorModel]) -> type[DetectorModel]:

@@ -2,6 +2,15 @@
 
 Validation is always on held-out *groups* (sources or systems), never random clips: random clips
 from a seen source share its channel and overstate how well a model generalises.
+
+Two ways to train, picked by the model:
+
+- gradient models (LCNN, RawNet2, AASIST...) run the epoch loop below with the loss of
+  :mod:`unmask.train.losses` (``TrainConfig.loss``);
+- models that are *estimated* rather than trained by gradient (LFCC-GMM) define
+  ``fit_windows(batches, seed) -> dict`` (see :data:`FIT_METHOD`): the trainer hands them
+  ``fit_crops`` crops from the same balanced, augmented batches, once, then validates, writes
+  ``best.pt``/``history.json`` and a resumable ``state.pt`` exactly as after a gradient epoch.
 """
 
 from __future__ import annotations
@@ -10,7 +19,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,11 +29,16 @@ import torch
 from torch import nn
 
 from unmask.detect.pipeline import Detector
+from unmask.errors import UnmaskError
 from unmask.eval.metrics import compute_eer
 from unmask.models.base import DetectorModel
 from unmask.models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from unmask.models.registry import build_model
+from unmask.models.registry import available_models, build_model
 from unmask.train.data import Augment, BalancedBatches, ClipBank
+from unmask.train.losses import build_objective, check_loss_settings, model_config_for_loss
+
+# A model with this method is fitted once from crops instead of trained by gradient steps.
+FIT_METHOD = "fit_windows"
 
 
 @dataclass
@@ -41,6 +55,10 @@ class TrainConfig:
     weight_decay: float = 1e-4
     patience: int = 4  # epochs without a better validation EER before stopping
     threads: int = 2
+    loss: str = "bce"  # "bce", "weighted-bce" or "ocsoftmax" (unmask.train.losses)
+    class_weights: str | list[float] | None = None  # weighted-bce: [w_real, w_fake], "asvspoof", "balanced"
+    loss_kwargs: dict[str, Any] = field(default_factory=dict)  # ocsoftmax: m_real, m_fake, alpha
+    fit_crops: int = 2048  # models fitted without gradients (lfcc-gmm): crops drawn to fit them
 
 
 @dataclass
@@ -94,12 +112,40 @@ class Trainer:
         torch.set_num_threads(cfg.threads)
         seed_everything(cfg.seed)
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        model = build_model(cfg.model, cfg.model_config)
+        check_loss_settings(cfg.loss, cfg.loss_kwargs, cfg.class_weights)
+        models = available_models()
+        if cfg.model not in models:
+            raise UnmaskError(f"unknown detector {cfg.model!r}", hint=f"available: {', '.join(models)}")
+        model_config = model_config_for_loss(cfg.loss, models[cfg.model], cfg.model_config)
+        model = build_model(cfg.model, model_config)
+        batches = BalancedBatches(train, cfg.batch_size, model.window_samples, cfg.seed, augment)
+        if callable(getattr(model, FIT_METHOD, None)):
+            self._fit_by_estimation(model, batches, val, resume, card)
+        else:
+            self._fit_by_gradient(model, batches, train, val, resume, card)
+        return load_checkpoint(self.best_path)
+
+    def _fit_by_gradient(
+        self,
+        model: DetectorModel,
+        batches: BalancedBatches,
+        train: ClipBank,
+        val: ClipBank | None,
+        resume: bool,
+        card: dict[str, Any] | None,
+    ) -> None:
+        cfg = self.config
+        objective = build_objective(
+            cfg.loss,
+            model,
+            loss_kwargs=cfg.loss_kwargs,
+            class_weights=cfg.class_weights,
+            train_targets=train.targets,
+        )
         optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
             optimiser, T_max=cfg.epochs * cfg.steps_per_epoch
         )
-        batches = BalancedBatches(train, cfg.batch_size, model.window_samples, cfg.seed, augment)
         history: list[EpochLog] = []
         best_eer, best_epoch, start_epoch = float("inf"), -1, 0
 
@@ -114,52 +160,116 @@ class Trainer:
             best_eer, best_epoch, start_epoch = state["best_eer"], state["best_epoch"], state["epoch"] + 1
             self.log(f"resumed from epoch {state['epoch']} (best EER {best_eer:.4f})")
 
-        loss_fn = nn.BCEWithLogitsLoss()
         for epoch in range(start_epoch, cfg.epochs):
             started = time.perf_counter()
             model.train()
             losses = []
             for _ in range(cfg.steps_per_epoch):
                 waves, targets = batches.next_batch()
-                logits = model(torch.from_numpy(waves))
-                loss = loss_fn(logits, torch.from_numpy(targets).float())
+                loss = objective(model, torch.from_numpy(waves), torch.from_numpy(targets).float())
                 optimiser.zero_grad()
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), 5.0)
                 optimiser.step()
                 scheduler.step()
                 losses.append(loss.item())
-            val_eer = None
-            if val is not None:
-                val_eer = compute_eer(file_logits(model, val), val.targets).eer
-            entry = EpochLog(epoch, float(np.mean(losses)), val_eer, time.perf_counter() - started)
-            history.append(entry)
-            self.log(
-                f"epoch {epoch}: loss {entry.train_loss:.4f}"
-                + (f", held-out EER {val_eer:.4f}" if val_eer is not None else "")
-                + f" ({entry.seconds:.0f} s)"
+            best_eer, best_epoch = self._end_epoch(
+                model, val, history, epoch, float(np.mean(losses)), started, best_eer, best_epoch, card
             )
-            improved = val_eer is None or val_eer < best_eer
-            if improved:
-                best_eer, best_epoch = (val_eer if val_eer is not None else best_eer), epoch
-                save_checkpoint(self.best_path, Checkpoint(model, card=card or {}))
             self._save_state(model, optimiser, scheduler, batches, history, best_eer, best_epoch, epoch)
             if val is not None and epoch - best_epoch >= cfg.patience:
                 self.log(f"early stop: no better held-out EER for {cfg.patience} epochs")
                 break
+        self._write_history(history, best_eer, best_epoch)
 
-        (self.out_dir / "history.json").write_text(
-            json.dumps(
-                {
-                    "config": asdict(self.config),
-                    "best_epoch": best_epoch,
-                    "best_val_eer": None if best_eer == float("inf") else best_eer,
-                    "history": [asdict(h) for h in history],
-                },
-                indent=2,
+    def _fit_by_estimation(
+        self,
+        model: DetectorModel,
+        batches: BalancedBatches,
+        val: ClipBank | None,
+        resume: bool,
+        card: dict[str, Any] | None,
+    ) -> None:
+        """One fit from ``fit_crops`` balanced crops; logged, validated and saved as a single epoch 0."""
+        cfg = self.config
+        if cfg.loss != "bce" or cfg.class_weights is not None or cfg.loss_kwargs:
+            raise UnmaskError(
+                f"{cfg.model!r} is fitted by estimation, not by a loss; loss {cfg.loss!r} would be ignored",
+                hint="leave loss, class_weights and loss_kwargs unset for this model",
             )
+        if resume and self.state_path.exists() and self.best_path.exists():
+            state = torch.load(self.state_path, map_location="cpu", weights_only=False)
+            if state.get("kind") == FIT_METHOD:
+                self.log(f"resumed: {cfg.model} was already fitted (best EER {state['best_eer']:.4f})")
+                history = [EpochLog(**h) for h in state["history"]]
+                self._write_history(history, state["best_eer"], state["best_epoch"], state.get("fit"))
+                return
+        started = time.perf_counter()
+        n_batches = max(1, -(-cfg.fit_crops // cfg.batch_size))
+        self.log(f"fitting {cfg.model} on {n_batches * cfg.batch_size} crops")
+
+        def crops() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for _ in range(n_batches):
+                yield batches.next_batch()
+
+        model.train()
+        report = getattr(model, FIT_METHOD)(crops(), seed=cfg.seed)
+        history: list[EpochLog] = []
+        best_eer, best_epoch = self._end_epoch(
+            model, val, history, 0, float(report["train_loss"]), started, float("inf"), -1, card
         )
-        return load_checkpoint(self.best_path)
+        state = {
+            "kind": FIT_METHOD,
+            "history": [asdict(h) for h in history],
+            "best_eer": best_eer,
+            "best_epoch": best_epoch,
+            "fit": report,
+        }
+        tmp = self.state_path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self.state_path)
+        self._write_history(history, best_eer, best_epoch, report)
+
+    def _end_epoch(
+        self,
+        model: DetectorModel,
+        val: ClipBank | None,
+        history: list[EpochLog],
+        epoch: int,
+        train_loss: float,
+        started: float,
+        best_eer: float,
+        best_epoch: int,
+        card: dict[str, Any] | None,
+    ) -> tuple[float, int]:
+        """Validate, log, append to ``history`` and save ``best.pt`` when better; the new best."""
+        val_eer = None
+        if val is not None:
+            val_eer = compute_eer(file_logits(model, val), val.targets).eer
+        entry = EpochLog(epoch, train_loss, val_eer, time.perf_counter() - started)
+        history.append(entry)
+        self.log(
+            f"epoch {epoch}: loss {entry.train_loss:.4f}"
+            + (f", held-out EER {val_eer:.4f}" if val_eer is not None else "")
+            + f" ({entry.seconds:.0f} s)"
+        )
+        if val_eer is None or val_eer < best_eer:
+            best_eer, best_epoch = (val_eer if val_eer is not None else best_eer), epoch
+            save_checkpoint(self.best_path, Checkpoint(model, card=card or {}))
+        return best_eer, best_epoch
+
+    def _write_history(
+        self, history: list[EpochLog], best_eer: float, best_epoch: int, fit: dict[str, Any] | None = None
+    ) -> None:
+        summary: dict[str, Any] = {
+            "config": asdict(self.config),
+            "best_epoch": best_epoch,
+            "best_val_eer": None if best_eer == float("inf") else best_eer,
+            "history": [asdict(h) for h in history],
+        }
+        if fit is not None:
+            summary["fit"] = fit
+        (self.out_dir / "history.json").write_text(json.dumps(summary, indent=2))
 
     def _save_state(self, model, optimiser, scheduler, batches, history, best_eer, best_epoch, epoch) -> None:
         state = {

@@ -1,0 +1,195 @@
+"""LFCC-GMM: the ASVspoof 2019/2021 baseline (Todisco et al. 2019; Sahidullah et al. 2015).
+
+Two Gaussian mixture models over LFCC frames, one for real (bona fide) and one for fake (spoof) speech;
+a window's logit is the mean over its frames of the log-likelihood ratio
+``log p(frame | fake) - log p(frame | real)`` (positive = fake, as every detector here).
+
+Front-end: the ASVspoof LFCC (:class:`unmask.features.LFCC` defaults: 20 static coefficients over 20
+linear filters, 20 ms windows every 10 ms, with deltas and double deltas: 60 dims); 512 diagonal
+components per class as in the baseline (``covariance_type="full"`` is available).
+
+Fitting is EM in scikit-learn (:class:`sklearn.mixture.GaussianMixture`), not gradient descent: the
+trainer calls :meth:`LFCCGMM.fit_windows` with crops drawn from its balanced batches (see
+``unmask.train.trainer``). Scoring runs in torch from buffers (means, Cholesky factors of the precisions,
+log weights), so a checkpoint holds only tensors and loads with ``weights_only=True``.
+
+Silence: frames more than ``silence_db`` below the loudest frame of their window (level read from c0,
+the mean log band energy) are left out both when fitting and when averaging the LLR. Pauses carry the
+recording's noise floor rather than the voice, and would otherwise teach the models the source's
+channel. Loudness is normalised per window first (``normalise_loudness``), which only shifts c0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from sklearn.mixture import GaussianMixture
+
+from unmask.errors import UnmaskError
+from unmask.features import build_feature
+from unmask.models.base import DetectorModel, normalise_loudness
+from unmask.models.registry import register
+
+COVARIANCE_TYPES = ("diag", "full")
+REAL, FAKE = 0, 1  # row of each class's model in the stacked buffers (also the 0/1 training targets)
+_COMPONENT_CHUNK = 64  # full covariance: components scored at a time, to bound memory
+
+
+@register
+class LFCCGMM(DetectorModel):
+    """Bona fide and spoof GMMs over LFCC(+deltas) frames; logit = mean per-frame log-likelihood ratio."""
+
+    name: ClassVar[str] = "lfcc-gmm"
+    default_config: ClassVar[dict[str, Any]] = {
+        "sample_rate": 16000,
+        "window_s": 4.0,
+        "feature_kwargs": {},  # LFCC settings; the defaults are the ASVspoof baseline's
+        "n_components": 512,
+        "covariance_type": "diag",  # "diag" (baseline) or "full"
+        "max_iter": 100,
+        "reg_covar": 1e-3,  # added to every variance: keeps components off single frames
+        "init_params": "k-means++",
+        "max_frames": 200_000,  # per class; a random subset when more frames were drawn
+        "silence_db": 40.0,  # frames this far below the window's loudest are ignored; None keeps all
+        "normalise_loudness": True,
+        "feature_norm": "none",  # "none" (baseline) or "cmvn" (per window, over its voiced frames)
+    }
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        cfg = self.config
+        if cfg["covariance_type"] not in COVARIANCE_TYPES:
+            raise ValueError(
+                f"lfcc-gmm: covariance_type {cfg['covariance_type']!r}; choose one of {COVARIANCE_TYPES}"
+            )
+        if cfg["feature_norm"] not in ("none", "cmvn"):
+            raise ValueError(f"lfcc-gmm: feature_norm {cfg['feature_norm']!r}; choose 'none' or 'cmvn'")
+        self.frontend = build_feature("lfcc", sample_rate=cfg["sample_rate"], **cfg["feature_kwargs"])
+        k, d = int(cfg["n_components"]), int(self.frontend.n_features)
+        chol_shape = (2, k, d) if cfg["covariance_type"] == "diag" else (2, k, d, d)
+        # float64: the quadratic forms of 60-dim frames lose digits in float32; sklearn fits in float64.
+        self.register_buffer("means", torch.zeros(2, k, d, dtype=torch.float64))
+        self.register_buffer("precisions_cholesky", torch.ones(chol_shape, dtype=torch.float64))
+        self.register_buffer("log_weights", torch.full((2, k), -math.log(k), dtype=torch.float64))
+        self.register_buffer("fitted", torch.tensor(False))
+
+    # ------------------------------------------------------------------------------------- features
+    def frames(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """LFCC frames ``[B, frames, D]`` and a mask ``[B, frames]`` of the non-silent ones."""
+        if self.config["normalise_loudness"]:
+            wave = normalise_loudness(wave)
+        feats = self.frontend(wave).transpose(1, 2).double()  # [B, frames, D]
+        keep = self._voiced(feats[..., 0])
+        if self.config["feature_norm"] == "cmvn":
+            weights = keep.unsqueeze(-1).double()
+            count = weights.sum(dim=1, keepdim=True)
+            mean = (feats * weights).sum(dim=1, keepdim=True) / count
+            var = ((feats - mean).pow(2) * weights).sum(dim=1, keepdim=True) / count
+            feats = (feats - mean) / var.sqrt().clamp_min(1e-3)
+        return feats, keep
+
+    def _voiced(self, c0: torch.Tensor) -> torch.Tensor:
+        """Frames within ``silence_db`` of the window's loudest; the loudest frame always qualifies."""
+        silence_db = self.config["silence_db"]
+        if silence_db is None:
+            return torch.ones_like(c0, dtype=torch.bool)
+        lfcc = self.frontend.config()
+        # Orthonormal DCT: c0 = sum(log band energy) / sqrt(n_filters); turn it into mean dB per band.
+        per_band = c0 / math.sqrt(lfcc["n_filters"])
+        level_db = 10.0 * (per_band if lfcc["log"] == "log10" else per_band / math.log(10.0))
+        return level_db >= level_db.max(dim=-1, keepdim=True).values - float(silence_db)
+
+    # -------------------------------------------------------------------------------------- scoring
+    def frame_log_likelihoods(self, feats: torch.Tensor) -> torch.Tensor:
+        """``[N, D]`` frames -> ``[N, 2]`` log-likelihoods under the real (col 0) and fake (col 1) GMMs."""
+        return torch.stack([self._gmm_log_likelihood(feats, c) for c in (REAL, FAKE)], dim=-1)
+
+    def _gmm_log_likelihood(self, x: torch.Tensor, cls: int) -> torch.Tensor:
+        means, chol, log_w = self.means[cls], self.precisions_cholesky[cls], self.log_weights[cls]
+        d = x.shape[-1]
+        if self.config["covariance_type"] == "diag":
+            precisions = chol.pow(2)  # [K, D]
+            mahalanobis = (
+                x.pow(2) @ precisions.T
+                - 2.0 * x @ (means * precisions).T
+                + (means.pow(2) * precisions).sum(1)
+            )
+            log_det = chol.log().sum(dim=1)
+        else:
+            parts = []
+            for start in range(0, means.shape[0], _COMPONENT_CHUNK):
+                c, m = chol[start : start + _COMPONENT_CHUNK], means[start : start + _COMPONENT_CHUNK]
+                y = torch.einsum("nd,kde->nke", x, c) - torch.einsum("kd,kde->ke", m, c)
+                parts.append(y.pow(2).sum(-1))
+            mahalanobis = torch.cat(parts, dim=1)
+            log_det = chol.diagonal(dim1=-2, dim2=-1).log().sum(dim=-1)
+        log_gauss = -0.5 * (d * math.log(2 * math.pi) + mahalanobis) + log_det
+        return torch.logsumexp(log_gauss + log_w, dim=-1)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        if not bool(self.fitted):
+            raise UnmaskError(
+                "lfcc-gmm has not been fitted", hint="train it (unmask train, or Trainer.fit) before scoring"
+            )
+        feats, keep = self.frames(wave)
+        ll = self.frame_log_likelihoods(feats.reshape(-1, feats.shape[-1])).reshape(*feats.shape[:2], 2)
+        llr = ll[..., FAKE] - ll[..., REAL]
+        weights = keep.double()
+        return ((llr * weights).sum(dim=1) / weights.sum(dim=1)).float()
+
+    # -------------------------------------------------------------------------------------- fitting
+    @torch.no_grad()
+    def fit_windows(self, batches: Iterable[tuple[np.ndarray, np.ndarray]], seed: int = 0) -> dict[str, Any]:
+        """Fit both GMMs by EM on the non-silent frames of ``(waves[B, T], targets[B])`` batches.
+
+        Returns fit diagnostics: per class the frame count and the mean log-likelihood per frame of its
+        own training frames (``train_loss`` is minus their average), EM iterations and convergence.
+        """
+        per_class: dict[int, list[np.ndarray]] = {REAL: [], FAKE: []}
+        for waves, targets in batches:
+            feats, keep = self.frames(torch.as_tensor(np.asarray(waves, dtype=np.float32)))
+            for feat, mask, target in zip(feats, keep, np.asarray(targets), strict=True):
+                per_class[int(target)].append(feat[mask].numpy())
+        rng = np.random.default_rng(seed)
+        report: dict[str, Any] = {}
+        for cls, label in ((REAL, "real"), (FAKE, "fake")):
+            if not per_class[cls]:
+                raise UnmaskError(f"lfcc-gmm: no {label} frames to fit", hint="give it real and fake clips")
+            frames = np.concatenate(per_class[cls])
+            if len(frames) > self.config["max_frames"]:
+                frames = frames[rng.choice(len(frames), self.config["max_frames"], replace=False)]
+            if len(frames) < self.config["n_components"]:
+                raise UnmaskError(
+                    f"lfcc-gmm: {len(frames)} {label} frames are too few for "
+                    f"{self.config['n_components']} components",
+                    hint="draw more crops (TrainConfig.fit_crops) or lower n_components",
+                )
+            gmm = GaussianMixture(
+                n_components=self.config["n_components"],
+                covariance_type=self.config["covariance_type"],
+                max_iter=self.config["max_iter"],
+                reg_covar=self.config["reg_covar"],
+                init_params=self.config["init_params"],
+                random_state=seed,
+            ).fit(frames)
+            self._store(cls, gmm)
+            report[label] = {
+                "frames": len(frames),
+                "mean_log_likelihood": float(gmm.score(frames)),
+                "iterations": int(gmm.n_iter_),
+                "converged": bool(gmm.converged_),
+            }
+        self.fitted.fill_(True)
+        report["train_loss"] = -0.5 * (
+            report["real"]["mean_log_likelihood"] + report["fake"]["mean_log_likelihood"]
+        )
+        return report
+
+    def _store(self, cls: int, gmm: GaussianMixture) -> None:
+        self.means[cls] = torch.from_numpy(gmm.means_)
+        self.precisions_cholesky[cls] = torch.from_numpy(gmm.precisions_cholesky_)
+        self.log_weights[cls] = torch.from_numpy(np.log(gmm.weights_))

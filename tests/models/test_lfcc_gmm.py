@@ -1,0 +1,150 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from sklearn.mixture import GaussianMixture
+
+from audio_fixtures import RATE, buzzy, voiced
+from unmask.data.manifest import Manifest
+from unmask.errors import UnmaskError
+from unmask.eval.metrics import compute_eer
+from unmask.io import save_audio
+from unmask.models.checkpoint import load_checkpoint
+from unmask.models.lfcc_gmm import FAKE, REAL
+from unmask.models.registry import build_model
+from unmask.train.data import ClipBank
+from unmask.train.recipe import Recipe, run_recipe
+from unmask.train.trainer import TrainConfig, Trainer, file_logits
+
+TINY = {"n_components": 4, "window_s": 1.0, "max_iter": 100}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models on a shared 2-core machine: one intra-op thread avoids spin-waiting, ~5x faster."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _bank(n_per_class: int, seed: int, groups=("a", "b")) -> ClipBank:
+    rng = np.random.default_rng(seed)
+    waves, targets, names = [], [], []
+    for i in range(n_per_class):
+        for target, make in ((0, voiced), (1, buzzy)):
+            waves.append(make(1.5, rng))
+            targets.append(target)
+            names.append(groups[i % len(groups)])
+    return ClipBank(waves, np.array(targets), np.array(names), [f"clip{i}" for i in range(len(waves))])
+
+
+def _crops(n_batches: int, seed: int, silence_s: float = 0.0):
+    """Batches of 1 s crops, half voiced (real), half buzzy (fake), optionally ending in digital silence."""
+    rng = np.random.default_rng(seed)
+    for _ in range(n_batches):
+        waves = [(voiced if i % 2 == 0 else buzzy)(1.0 - silence_s, rng) for i in range(8)]
+        pad = np.zeros(RATE - len(waves[0]), dtype=np.float32)
+        yield np.stack([np.concatenate([w, pad]) for w in waves]), np.arange(8) % 2
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "full"])
+def test_torch_log_likelihoods_match_sklearn(covariance_type):
+    model = build_model("lfcc-gmm", {**TINY, "covariance_type": covariance_type})
+    rng = np.random.default_rng(0)
+    dim = model.frontend.n_features
+    fitted = {}
+    for cls, shift in ((REAL, 0.0), (FAKE, 1.5)):
+        data = rng.standard_normal((400, dim)) * rng.uniform(0.5, 2.0, dim) + shift
+        fitted[cls] = GaussianMixture(4, covariance_type=covariance_type, random_state=0).fit(data)
+        model._store(cls, fitted[cls])
+    frames = rng.standard_normal((50, dim)) + 0.7
+    ours = model.frame_log_likelihoods(torch.from_numpy(frames)).numpy()
+    np.testing.assert_allclose(ours[:, REAL], fitted[REAL].score_samples(frames), rtol=1e-9, atol=1e-8)
+    np.testing.assert_allclose(ours[:, FAKE], fitted[FAKE].score_samples(frames), rtol=1e-9, atol=1e-8)
+
+
+def test_llr_sign_separates_two_clearly_different_classes():
+    model = build_model("lfcc-gmm", TINY)
+    report = model.fit_windows(_crops(4, seed=1), seed=0)
+    assert report["real"]["frames"] > 1000 and report["fake"]["frames"] > 1000
+    rng = np.random.default_rng(9)
+    real = torch.from_numpy(np.stack([voiced(1.0, rng) for _ in range(4)]))
+    fake = torch.from_numpy(np.stack([buzzy(1.0, rng) for _ in range(4)]))
+    with torch.no_grad():
+        assert (model(real) < 0).all() and (model(fake) > 0).all()
+
+
+def test_silent_frames_are_left_out_of_fitting_and_scoring():
+    model = build_model("lfcc-gmm", TINY)
+    rng = np.random.default_rng(2)
+    wave = np.concatenate([voiced(0.5, rng), np.zeros(RATE // 2, dtype=np.float32)])
+    _, keep = model.frames(torch.from_numpy(wave)[None])
+    frames = keep.shape[1]
+    assert keep[0, : frames // 2 - 2].all() and not keep[0, frames // 2 + 2 :].any()
+
+    report = model.fit_windows(_crops(2, seed=3, silence_s=0.5), seed=0)
+    assert report["real"]["frames"] < 8 * (frames // 2 + 3)  # 8 real crops, about half of each voiced
+    # Scoring averages the LLR over the same voiced frames: appending silence barely moves the logit.
+    with torch.no_grad():
+        speech = torch.from_numpy(np.tile(wave[: RATE // 2], 2))[None]
+        half_silent = torch.from_numpy(wave)[None]
+        assert torch.isfinite(model(half_silent)).all()
+        assert abs(float(model(half_silent)) - float(model(speech))) < 0.2 * abs(float(model(speech))) + 1.0
+
+
+def test_trains_through_trainer_scores_clips_and_round_trips(tmp_path):
+    train, held_out = _bank(6, seed=1), _bank(4, seed=2)
+    config = TrainConfig(threads=1, model="lfcc-gmm", model_config=TINY, batch_size=8, fit_crops=40)
+    logs: list[str] = []
+    ckpt = Trainer(config, tmp_path, log=logs.append).fit(train, held_out)
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert history["best_epoch"] == 0 and history["best_val_eer"] < 0.2
+    assert (
+        history["fit"]["fake"]["frames"] > 1000
+        and history["history"][0]["val_eer"] == history["best_val_eer"]
+    )
+    logits = file_logits(ckpt.model, held_out)
+    assert compute_eer(logits, held_out.targets).eer < 0.2
+
+    reloaded = load_checkpoint(tmp_path / "best.pt")  # weights_only=True: buffers only
+    x = torch.from_numpy(np.stack([held_out.waves[0][:RATE], held_out.waves[1][:RATE]]))
+    with torch.no_grad():
+        assert torch.equal(reloaded.model(x), ckpt.model(x))
+
+    # Resuming a finished fit does not fit again.
+    Trainer(config, tmp_path, log=logs.append).fit(train, held_out)
+    assert any("already fitted" in line for line in logs)
+
+
+def test_recipe_trains_lfcc_gmm_folds(tmp_path):
+    rng = np.random.default_rng(5)
+    records = []
+    for source in ("s1", "s2"):
+        for i in range(3):
+            for label, make in (("real", voiced), ("fake", buzzy)):
+                path = save_audio(tmp_path / source / f"{label}{i}.wav", make(1.2, rng), RATE)
+                records.append({"path": str(path), "label": label, "source": source})
+    Manifest.from_records(records, tmp_path).write(tmp_path / "manifest.csv")
+    trainer = {"model": "lfcc-gmm", "model_config": TINY, "batch_size": 8, "fit_crops": 24, "threads": 1}
+    recipe = {"manifests": ["manifest.csv"], "trainer": trainer, "out_dir": "run", "train_final": False}
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    summary = run_recipe(Recipe.from_yaml(tmp_path / "recipe.yaml"), log=lambda _: None)
+    assert set(summary["folds"]) == {"s1", "s2"}
+    assert all(fold["eer"] < 0.5 for fold in summary["folds"].values())
+
+
+def test_unfitted_model_and_loss_settings_are_clear_errors(tmp_path):
+    with pytest.raises(UnmaskError, match="not been fitted"):
+        build_model("lfcc-gmm", TINY)(torch.zeros(1, RATE))
+    with pytest.raises(ValueError, match="covariance_type"):
+        build_model("lfcc-gmm", {"covariance_type": "tied"})
+    config = TrainConfig(
+        threads=1, model="lfcc-gmm", model_config=TINY, loss="weighted-bce", class_weights="asvspoof"
+    )
+    with pytest.raises(UnmaskError, match="fitted by estimation"):
+        Trainer(config, tmp_path, log=lambda _: None).fit(_bank(2, seed=0))
+    with pytest.raises(UnmaskError, match="too few"):
+        build_model("lfcc-gmm", {**TINY, "n_components": 5000}).fit_windows(_crops(1, seed=0))
