@@ -1,4 +1,4 @@
-"""``unmask data ...``: import corpora into manifests, describe them, check their files.
+"""``unmask data ...``: import corpora into manifests, describe them, check their files, train vocoders.
 
 Exit codes: 0 ok; 1 some inputs failed (missing or unreadable files, rows skipped); 2 bad usage
 (unknown format, unreadable manifest, a corpus folder whose layout is not the format's).
@@ -306,3 +306,106 @@ def check_cmd(
     else:
         console.print(f"all {len(manifest)} files readable", highlight=False)
     raise typer.Exit(EXIT_SOME_FAILED if problems else EXIT_OK)
+
+
+@data_app.command("train-vocoders")
+def train_vocoders_cmd(
+    real: Path = typer.Option(..., "--real", help="Manifest whose real clips the vocoders learn from."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the checkpoints (<family>.pt)."),
+    families: str | None = typer.Option(
+        None, "--families", help="Comma list of melgan,hifigan,upsample-conv,subpixel,istft,codec-rvq "
+                                 "(default all)."),
+    minutes: float = typer.Option(30.0, "--minutes", min=0.0, help="Training time per family."),
+    steps: int | None = typer.Option(None, "--steps", min=1, help="Stop after this many steps (if sooner)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for weights and segment draws."),
+    domain: str | None = typer.Option(None, "--domain", help="Only real rows of this domain (e.g. speech)."),
+    max_clips: int | None = typer.Option(None, "--max-clips", min=1, help="At most this many real clips."),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Segments per step (default 8)."),
+    segment_samples: int | None = typer.Option(
+        None, "--segment-samples", min=1280, help="Segment length, a multiple of 1280 (default 10240)."),
+    threads: int = typer.Option(2, "--threads", min=1, help="Torch CPU threads."),
+    force: bool = typer.Option(False, "--force", help="Retrain families whose checkpoint already exists."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
+) -> None:
+    """Train small neural vocoders/codecs on real speech, one checkpoint per family (resumes if interrupted).
+
+    Existing checkpoints are kept (use --force to retrain). Exit 1 if a family failed to train.
+    """
+    from dataclasses import replace
+
+    from unmask.data.synthesize.vocoders import (
+        TrainSettings,
+        checkpoint_path,
+        family_names,
+        load_training_audio,
+        train_vocoder,
+    )
+    from unmask.errors import UnmaskError
+
+    chosen = [f.strip() for f in families.split(",") if f.strip()] if families else family_names()
+    unknown = [f for f in chosen if f not in family_names()]
+    if unknown:
+        error(f"unknown vocoder family {', '.join(unknown)}; known: {', '.join(family_names())}")
+        raise typer.Exit(EXIT_USAGE)
+    settings = TrainSettings()
+    if batch_size:
+        settings = replace(settings, batch_size=batch_size)
+    if segment_samples:
+        if segment_samples % 1280:
+            error(f"--segment-samples must be a multiple of 1280, got {segment_samples}")
+            raise typer.Exit(EXIT_USAGE)
+        settings = replace(settings, segment_samples=segment_samples)
+    try:
+        with progress() as bar:
+            bar.add_task("loading real clips", total=None)
+            clips, unreadable = load_training_audio(_load(real), domain=domain, max_clips=max_clips)
+    except UnmaskError as exc:
+        error(str(exc))
+        raise typer.Exit(EXIT_USAGE) from None
+    for reason in unreadable[:_LIST_LIMIT]:
+        error(f"  unreadable (skipped): {reason}")
+    info(f"{len(clips)} real clips, {sum(c.size for c in clips) / 16000 / 60:.1f} min of audio"
+         + (f"; {len(unreadable)} unreadable, skipped" if unreadable else ""))
+    rows, failed = [], []
+    for family in chosen:
+        path = checkpoint_path(out, family)
+        if path.is_file() and not force:
+            info(f"{family}: {path} already trained (--force retrains it)")
+            rows.append({"family": family, "checkpoint": str(path), "status": "kept"})
+            continue
+        if force:
+            path.unlink(missing_ok=True)
+        try:
+            with progress() as bar:
+                task = bar.add_task(f"training {family}", total=None)
+                report = train_vocoder(
+                    family, clips, path, minutes=minutes or None, steps=steps, seed=seed, settings=settings,
+                    threads=threads,
+                    on_progress=lambda step, seconds, losses, task=task, bar=bar, family=family: bar.update(
+                        task, description=f"training {family}: step {step}, {seconds:.0f} s, "
+                                          f"reconstruction {losses['reconstruction']:.3f}"),
+                )
+        except UnmaskError as exc:
+            error(f"{family}: {exc}")
+            failed.append(family)
+            rows.append({"family": family, "checkpoint": str(path), "status": "failed", "reason": str(exc)})
+            continue
+        rows.append({"family": family, "checkpoint": str(report.path), "status": "trained",
+                     "parameters": report.parameters, "size_bytes": report.size_bytes, "steps": report.steps,
+                     "seconds": round(report.seconds, 1), "steps_per_s": round(report.steps_per_s, 3),
+                     "validation_mel_l1": report.validation_mel_l1})
+    if as_json:
+        print_json({"out": str(out), "families": rows})
+    else:
+        table = Table(title=f"vocoders in {out}")
+        for header in ("family", "status", "params", "size MB", "steps", "time s", "steps/s", "val mel L1"):
+            table.add_column(header, justify="left" if header in ("family", "status") else "right")
+        for row in rows:
+            mel = row.get("validation_mel_l1")
+            table.add_row(row["family"], row["status"], f"{row.get('parameters', '')}",
+                          f"{row['size_bytes'] / 1e6:.2f}" if "size_bytes" in row else "",
+                          f"{row.get('steps', '')}", f"{row.get('seconds', '')}",
+                          f"{row.get('steps_per_s', '')}",
+                          f"{mel:.3f}" if mel is not None else "")
+        console.print(table)
+    raise typer.Exit(EXIT_SOME_FAILED if failed else EXIT_OK)

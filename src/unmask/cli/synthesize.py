@@ -1,4 +1,9 @@
-"""``unmask data synthesize``: make training fakes offline (copy-synthesis of real clips, or classic TTS)."""
+"""``unmask data synthesize``: make training fakes offline (copy-synthesis of real clips, or classic TTS).
+
+Recipes: ``copy`` (DSP vocoders, or any named systems), ``vocoders`` (every neural vocoder/codec trained in
+``--vocoders DIR`` plus world, griffinlim and lpc) and ``tts``. The recipe is the first argument or
+``--recipe``.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +14,27 @@ import typer
 from unmask.cli.common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, error, info, print_json, progress
 from unmask.errors import UnmaskError
 
-RECIPES = ("copy", "tts")
+RECIPES = ("copy", "vocoders", "tts")
 
 
 def synthesize(
-    recipe: str = typer.Argument(..., help="copy: resynthesise the real clips of --real through vocoders; "
-                                           "tts: speak texts with the installed TTS engines."),
+    recipe_argument: str | None = typer.Argument(
+        None, metavar="RECIPE",
+        help="copy: resynthesise the real clips of --real through vocoders; vocoders: through every trained "
+             "neural vocoder in --vocoders plus world, griffinlim, lpc; tts: speak texts with the installed "
+             "TTS engines."),
+    recipe_option: str | None = typer.Option(None, "--recipe", help="The recipe, as an option."),
+    vocoders: Path | None = typer.Option(
+        None, "--vocoders",
+        help="Folder of trained vocoder checkpoints (unmask data train-vocoders); needed by the vocoders "
+             "recipe and by neural systems (melgan, hifigan, ...) in copy."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (FLAC files + manifest.csv)."),
     real: Path | None = typer.Option(None, "--real", help="Manifest whose real clips are copied (copy)."),
     systems: str | None = typer.Option(
         None, "--systems", "-s",
-        help="Comma list. copy: world,world-coarse,griffinlim,griffinlim-mel,lpc (default all); "
+        help="Comma list. copy: world,world-coarse,griffinlim,griffinlim-mel,lpc (default all), with "
+             "--vocoders also melgan,hifigan,upsample-conv,subpixel,istft,codec-rvq-2/4/8; "
+             "vocoders: default every trained one + world,griffinlim,lpc; "
              "tts: espeak-ng,flite,festival (default: every installed engine)."),
     texts: Path | None = typer.Option(None, "--texts", help="tts: one sentence per line (default: 30 Harvard "
                                                              "sentences)."),
@@ -35,13 +50,20 @@ def synthesize(
         HARVARD_SENTENCES,
         copy_system_names,
         missing_engines,
+        neural_system_names,
         read_texts,
         synthesize_copy,
         synthesize_tts,
+        vocoder_recipe_systems,
     )
 
+    if recipe_argument and recipe_option and recipe_argument != recipe_option:
+        error(f"two recipes given: {recipe_argument!r} and --recipe {recipe_option!r}")
+        raise typer.Exit(EXIT_USAGE)
+    recipe = recipe_argument or recipe_option
     if recipe not in RECIPES:
-        error(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
+        error(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}" if recipe
+              else f"give a recipe: {', '.join(RECIPES)}")
         raise typer.Exit(EXIT_USAGE)
     names = [name.strip() for name in systems.split(",") if name.strip()] if systems else None
     try:
@@ -53,13 +75,19 @@ def synthesize(
                 for failure in outcome.failures:
                     error(f"{failure.item}: {failure.system or 'input'}: {failure.reason}")
 
-            if recipe == "copy":
+            if recipe in ("copy", "vocoders"):
                 if real is None:
-                    error("recipe copy needs --real MANIFEST (the real clips to resynthesise)")
+                    error(f"recipe {recipe} needs --real MANIFEST (the real clips to resynthesise)")
                     raise typer.Exit(EXIT_USAGE)
-                unknown = [n for n in names or [] if n not in copy_system_names()]
+                if recipe == "vocoders":
+                    if vocoders is None:
+                        error("recipe vocoders needs --vocoders DIR (made by `unmask data train-vocoders`)")
+                        raise typer.Exit(EXIT_USAGE)
+                    names = names or vocoder_recipe_systems(vocoders)
+                known = copy_system_names() + neural_system_names()
+                unknown = [n for n in names or [] if n not in known]
                 if unknown:
-                    error(f"unknown system(s) {', '.join(unknown)}; known: {', '.join(copy_system_names())}")
+                    error(f"unknown system(s) {', '.join(unknown)}; known: {', '.join(known)}")
                     raise typer.Exit(EXIT_USAGE)
                 from unmask.data.manifest import read_manifest
 
@@ -69,7 +97,7 @@ def synthesize(
                 n_real = len(manifest.filter(label="real"))
                 bar.update(task, total=min(n_real, limit) if limit else n_real)
                 result = synthesize_copy(manifest, out, names, seed=seed, workers=workers, limit=limit,
-                                         on_item=advance)
+                                         on_item=advance, vocoders=vocoders)
             else:
                 missing = missing_engines()
                 if missing:
@@ -78,7 +106,7 @@ def synthesize(
                 sentences = read_texts(texts) if texts else list(HARVARD_SENTENCES)
                 sentences = sentences[:limit] if limit else sentences
                 result = synthesize_tts(sentences, out, names, seed=seed, workers=workers, on_item=advance)
-    except UnmaskError as exc:
+    except (UnmaskError, ValueError) as exc:  # ValueError: a neural system named without --vocoders
         error(str(exc))
         raise typer.Exit(EXIT_USAGE) from None
     summary = {

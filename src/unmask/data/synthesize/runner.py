@@ -28,11 +28,14 @@ import numpy as np
 from unmask.data.manifest import Manifest, read_manifest
 from unmask.data.synthesize.systems import copy_system_names, get_copy_system
 from unmask.data.synthesize.tts import TtsVoice, available_voices
+from unmask.data.synthesize.vocoders.system import neural_system_names, trained_systems
 from unmask.errors import UnmaskError
 from unmask.io import load_audio, save_audio
 
 MANIFEST_NAME = "manifest.csv"
 FAILURES_NAME = "failures.csv"
+# The DSP systems the "vocoders" recipe adds to the trained neural ones (one per DSP family).
+VOCODER_RECIPE_DSP_SYSTEMS = ("world", "griffinlim", "lpc")
 # Metadata copied from a real clip to its fake twin: same speaker, words and channel.
 _COPIED_COLUMNS = ("source", "speaker", "language", "domain", "split")
 
@@ -85,6 +88,16 @@ class _CopyJob:
     outputs: dict[str, str]  # system -> output path
     sample_rate: int
     seed: int
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # system -> get_copy_system settings
+
+
+def vocoder_recipe_systems(vocoders_dir: str | Path) -> list[str]:
+    """The "vocoders" recipe: every system trained in ``vocoders_dir`` plus world, griffinlim and lpc."""
+    trained = trained_systems(vocoders_dir)
+    if not trained:
+        raise UnmaskError("no trained vocoder checkpoints (<family>.pt) in this folder", path=vocoders_dir,
+                          hint="train them: unmask data train-vocoders --real MANIFEST --out DIR")
+    return [*trained, *VOCODER_RECIPE_DSP_SYSTEMS]
 
 
 def synthesize_copy(
@@ -97,6 +110,7 @@ def synthesize_copy(
     workers: int = 2,
     limit: int | None = None,
     on_item: ProgressCallback | None = None,
+    vocoders: str | Path | None = None,
 ) -> SynthesisResult:
     """Resynthesise every real clip of ``real_manifest`` through each copy system into ``out_dir``.
 
@@ -104,12 +118,15 @@ def synthesize_copy(
     ``out_dir/manifest.csv`` has ``label=fake``, ``system``, ``recipe=copy-synthesis``, ``real_twin`` (the
     original's absolute path) and the original's source/speaker/language/domain/split. ``systems`` defaults
     to all of :data:`COPY_SYSTEMS`; ``limit`` keeps the first N real clips; ``workers`` > 1 runs a process
-    pool.
+    pool. ``vocoders`` is the folder of trained checkpoints the neural systems (melgan, hifigan, ...,
+    codec-rvq-N) load from.
     """
     manifest = read_manifest(real_manifest) if isinstance(real_manifest, str | Path) else real_manifest
     names = list(systems) if systems else copy_system_names()
+    neural = set(neural_system_names())
+    settings = {name: {"vocoders_dir": str(vocoders)} for name in names if name in neural and vocoders}
     for name in names:
-        get_copy_system(name)  # unknown names fail now, before any work
+        get_copy_system(name, **settings.get(name, {}))  # unknown names, missing weights fail now
     out_dir = Path(os.path.abspath(out_dir))
     real = manifest.filter(label="real")
     if limit is not None:
@@ -119,7 +136,8 @@ def synthesize_copy(
     for row, key in zip(real, keys, strict=True):
         duration = (row.end - (row.start or 0.0)) if row.end is not None else None
         outputs = {name: str(out_dir / name / key) for name in names}
-        jobs.append(_CopyJob(key, str(row.path), row.start or 0.0, duration, outputs, sample_rate, seed))
+        jobs.append(_CopyJob(key, str(row.path), row.start or 0.0, duration, outputs, sample_rate, seed,
+                             settings))
     outcomes = _run(_copy_clip, jobs, workers, on_item)
     copied = {column: real.column(column) for column in _COPIED_COLUMNS if column in real.columns}
     records = []
@@ -166,7 +184,8 @@ def _copy_clip(job: _CopyJob) -> ItemOutcome:
     for name, path in pending.items():
         try:
             rng = item_rng(job.seed, name, job.key)
-            fake = get_copy_system(name).resynthesize(wave, job.sample_rate, rng)
+            system = get_copy_system(name, **job.settings.get(name, {}))
+            fake = system.resynthesize(wave, job.sample_rate, rng)
             save_audio(path, fake, job.sample_rate)
         except (UnmaskError, ValueError, RuntimeError, MemoryError, OSError) as exc:
             outcome.failures.append(SynthesisFailure(job.source, name, f"{type(exc).__name__}: {exc}"))

@@ -1,4 +1,9 @@
-"""The named copy-synthesis systems (``unmask data synthesize copy --systems world,lpc``)."""
+"""The named copy-synthesis systems (``unmask data synthesize copy --systems world,lpc``).
+
+:data:`COPY_SYSTEMS` are the DSP vocoders (no training needed, the default set). The neural ones
+(:func:`neural_system_names`: melgan, hifigan, upsample-conv, subpixel, istft, codec-rvq-2/4/8) need trained
+checkpoints: ``get_copy_system(name, vocoders_dir=DIR)`` with DIR as ``unmask data train-vocoders`` wrote it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from collections.abc import Callable
 from unmask.data.synthesize.base import CopySystem
 from unmask.data.synthesize.griffinlim import GriffinLim
 from unmask.data.synthesize.lpc import LpcVocoder
+from unmask.data.synthesize.vocoders.system import NeuralVocoderSystem, neural_system_names
 from unmask.data.synthesize.world import WorldVocoder
 
 # name -> factory; a factory (not an instance) so settings can be overridden per call.
@@ -31,10 +37,20 @@ def copy_system_names() -> list[str]:
 
 
 def get_copy_system(name: str, **settings: object) -> CopySystem:
-    """The copy-synthesis system registered as ``name``, with optional setting overrides."""
+    """The copy-synthesis system registered as ``name``, with optional setting overrides.
+
+    Neural systems need ``vocoders_dir`` (the folder of trained checkpoints) among the settings.
+    """
+    if name in neural_system_names():
+        vocoders_dir = settings.pop("vocoders_dir", None)
+        if vocoders_dir is None:
+            raise ValueError(f"copy-synthesis system {name!r} is a trained neural vocoder: give the folder "
+                             "of checkpoints (--vocoders DIR, made by `unmask data train-vocoders`); "
+                             f"systems that need no training: {', '.join(COPY_SYSTEMS)}")
+        return NeuralVocoderSystem.from_directory(name, str(vocoders_dir), **settings)
     try:
         factory = COPY_SYSTEMS[name]
     except KeyError:
-        known = ", ".join(COPY_SYSTEMS)
+        known = ", ".join([*COPY_SYSTEMS, *neural_system_names()])
         raise ValueError(f"unknown copy-synthesis system {name!r}; known: {known}") from None
     return factory(**settings)
