@@ -5,6 +5,11 @@
         --run "LCNN + augmentation + copy-synthesis=runs/default" \
         --out docs/study-loso.md
 
+A run is a training run's folder (its `out_of_fold.csv`) or a scores CSV written by
+`unmask evaluate MANIFEST --model M --out scores.csv` for a model trained elsewhere (e.g. the official
+AASIST-L, trained on ASVspoof 2019 LA): every source is unseen by such a model, so its scores sit beside
+the held-out folds as a zero-shot baseline.
+
 Every figure comes from `out_of_fold.csv` (each clip scored by the fold model that never saw its
 source); nothing is typed in by hand.
 """
@@ -21,10 +26,36 @@ from unmask.data.manifest import read_manifest
 from unmask.eval.metrics import compute_eer, summarize
 
 
-def _load_run(run_dir: Path, systems: pd.Series) -> pd.DataFrame:
-    scores = pd.read_csv(run_dir / "out_of_fold.csv")
+def _load_run(run: Path, systems: pd.Series, manifest_dir: Path) -> pd.DataFrame:
+    if run.is_dir():
+        scores = pd.read_csv(run / "out_of_fold.csv")
+    else:  # an `unmask evaluate --out` CSV: manifest columns (paths relative to it) + fake_probability
+        scores = pd.read_csv(run)
+        scores["path"] = [str(p if Path(p).is_absolute() else manifest_dir / p) for p in scores["path"]]
+        scores = scores[scores["path"].isin(systems.index)].copy()
     scores["system"] = scores["path"].map(systems)
     return scores
+
+
+def _describe_run(name: str, path: Path) -> str:
+    if not path.is_dir():
+        return (
+            f"- **{name}** (`{path}`): scores from `unmask evaluate` of a model trained on other data; "
+            "every source here is unseen by it (zero-shot)."
+        )
+    study = json.loads((path / "study.json").read_text())
+    extra = ", ".join(Path(m).parent.name for m in study["extra_train_manifests"]) or "none"
+    t = study["trainer"]
+    steps = (
+        f"{t['epochs']} epochs x {t['steps_per_epoch']} steps x batch {t['batch_size']}"
+        if t["model"] != "lfcc-gmm"
+        else f"EM on frames of {t.get('fit_crops', '?')} crops"
+    )
+    return (
+        f"- **{name}** (`{path}`): {t['model']} {json.dumps(t['model_config'])}, {steps}, "
+        f"seed {t['seed']}, augmentation `{study['augment']}`, extra training fakes: {extra}; "
+        f"{study['seconds'] / 60:.0f} min on 2 CPU cores."
+    )
 
 
 def per_source(scores: pd.DataFrame) -> dict[str, float]:
@@ -56,14 +87,17 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--manifest", type=Path, required=True)
-    parser.add_argument("--run", action="append", required=True, help="NAME=RUN_DIR, in table order")
+    parser.add_argument(
+        "--run", action="append", required=True, help="NAME=RUN_DIR or NAME=SCORES.csv, in table order"
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
     manifest = read_manifest(args.manifest)
     systems = pd.Series(manifest.column("system"), index=[str(p) for p in manifest.abs_paths()])
     runs = [(name, Path(path)) for name, path in (item.split("=", 1) for item in args.run)]
-    loaded = {name: _load_run(path, systems) for name, path in runs}
+    manifest_dir = args.manifest.resolve().parent
+    loaded = {name: _load_run(path, systems, manifest_dir) for name, path in runs}
 
     lines = [
         "# Leave-one-source-out study on realworld-dev speech",
@@ -74,16 +108,7 @@ def main() -> None:
         "",
     ]
     lines += ["## Runs", ""]
-    for name, path in runs:
-        study = json.loads((path / "study.json").read_text())
-        extra = ", ".join(Path(m).parent.name for m in study["extra_train_manifests"]) or "none"
-        t = study["trainer"]
-        lines.append(
-            f"- **{name}** (`{path}`): {t['model']} {json.dumps(t['model_config'])}, "
-            f"{t['epochs']} epochs x {t['steps_per_epoch']} steps x batch {t['batch_size']}, "
-            f"seed {t['seed']}, augmentation `{study['augment']}`, extra training fakes: {extra}; "
-            f"{study['seconds'] / 60:.0f} min on 2 CPU cores."
-        )
+    lines += [_describe_run(name, path) for name, path in runs]
     lines += ["", "## EER per held-out source (%)", ""]
     sources = sorted(set().union(*(s["source"] for s in loaded.values())))
     header = "| held-out source | real | fake | " + " | ".join(name for name, _ in runs) + " |"

@@ -61,9 +61,18 @@ def trained(tmp_path_factory) -> tuple[Path, dict]:
     """Every family trained 3 steps (warm-up, then GAN steps) into one folder; the reports by family."""
     torch.set_num_threads(1)
     folder = tmp_path_factory.mktemp("vocoders")
-    reports = {family: train_vocoder(family, clips(), folder / f"{family}.pt", steps=3, seed=1, settings=FAST,
-                                     model_overrides=TINY[family])
-               for family in FAMILIES}
+    reports = {
+        family: train_vocoder(
+            family,
+            clips(),
+            folder / f"{family}.pt",
+            steps=3,
+            seed=1,
+            settings=FAST,
+            model_overrides=TINY[family],
+        )
+        for family in FAMILIES
+    }
     return folder, reports
 
 
@@ -107,8 +116,14 @@ def test_chunked_resynthesis_matches_one_pass(trained, family):
 
 def test_rvq_more_stages_reconstruct_better_and_codes_are_in_range(tmp_path):
     settings = replace(FAST, warmup_fraction=1.0, lr_generator=3e-3)
-    report = train_vocoder("codec-rvq", clips(), tmp_path / "codec-rvq.pt", steps=20, settings=settings,
-                           model_overrides=TINY["codec-rvq"])
+    report = train_vocoder(
+        "codec-rvq",
+        clips(),
+        tmp_path / "codec-rvq.pt",
+        steps=20,
+        settings=settings,
+        model_overrides=TINY["codec-rvq"],
+    )
     codec = report.model
     waves = torch.from_numpy(np.stack(clips(2, seconds=1.0)))
     codes = codec.encode(waves, n_q=4)
@@ -133,8 +148,16 @@ def test_interrupted_training_resumes_from_the_partial_state(tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train_vocoder("melgan", clips(), out, steps=6, settings=replace(FAST, save_every_s=0.0),
-                      model_overrides=TINY["melgan"], on_progress=stop_at_third_step, log_every=1)
+        train_vocoder(
+            "melgan",
+            clips(),
+            out,
+            steps=6,
+            settings=replace(FAST, save_every_s=0.0),
+            model_overrides=TINY["melgan"],
+            on_progress=stop_at_third_step,
+            log_every=1,
+        )
     assert not out.exists() and load_checkpoint(partial_path(out))["training"]["steps"] == 2
     report = train_vocoder("melgan", clips(), out, steps=6, settings=FAST, model_overrides=TINY["melgan"])
     assert report.resumed_from_step == 2 and report.steps == 6 and not partial_path(out).exists()
@@ -169,11 +192,20 @@ def real_manifest(root: Path, n: int = 2) -> Path:
 
 def test_synthesize_copy_uses_trained_vocoders_by_name(trained, tmp_path):
     folder, _ = trained
-    assert trained_systems(folder) == ["melgan", "hifigan", "upsample-conv", "subpixel", "istft",
-                                       "codec-rvq-2", "codec-rvq-4", "codec-rvq-8"]
+    assert trained_systems(folder) == [
+        "melgan",
+        "hifigan",
+        "upsample-conv",
+        "subpixel",
+        "istft",
+        "codec-rvq-2",
+        "codec-rvq-4",
+        "codec-rvq-8",
+    ]
     manifest = real_manifest(tmp_path)
-    result = synthesize_copy(manifest, tmp_path / "out", ["subpixel", "codec-rvq-2", "lpc"], workers=1,
-                             vocoders=folder)
+    result = synthesize_copy(
+        manifest, tmp_path / "out", ["subpixel", "codec-rvq-2", "lpc"], workers=1, vocoders=folder
+    )
     assert not result.failures and len(result.manifest) == 6
     rows = result.manifest.frame
     assert sorted(set(rows["system"])) == ["codec-rvq-2", "lpc", "subpixel"]
@@ -186,25 +218,128 @@ def test_cli_trains_vocoders_then_synthesizes_the_vocoders_recipe(tmp_path):
     runner = CliRunner()
     manifest = real_manifest(tmp_path)
     weights = tmp_path / "weights"
-    trained = runner.invoke(app, ["data", "train-vocoders", "--real", str(manifest), "--out", str(weights),
-                                  "--families", "melgan,codec-rvq", "--steps", "2", "--batch-size", "2",
-                                  "--segment-samples", "2560", "--threads", "1", "--json"])
+    trained = runner.invoke(
+        app,
+        [
+            "data",
+            "train-vocoders",
+            "--real",
+            str(manifest),
+            "--out",
+            str(weights),
+            "--families",
+            "melgan,codec-rvq",
+            "--steps",
+            "2",
+            "--batch-size",
+            "2",
+            "--segment-samples",
+            "2560",
+            "--threads",
+            "1",
+            "--json",
+        ],
+    )
     assert trained.exit_code == 0, trained.output
     assert sorted(p.name for p in weights.glob("*.pt")) == ["codec-rvq.pt", "melgan.pt"]
-    again = runner.invoke(app, ["data", "train-vocoders", "--real", str(manifest), "--out", str(weights),
-                                "--families", "melgan", "--steps", "2"])
+    again = runner.invoke(
+        app,
+        [
+            "data",
+            "train-vocoders",
+            "--real",
+            str(manifest),
+            "--out",
+            str(weights),
+            "--families",
+            "melgan",
+            "--steps",
+            "2",
+        ],
+    )
     assert again.exit_code == 0 and "already trained" in " ".join(again.output.split())
-    bad = runner.invoke(app, ["data", "train-vocoders", "--real", str(manifest), "--out", str(weights),
-                              "--families", "wavenet"])
+    bad = runner.invoke(
+        app,
+        ["data", "train-vocoders", "--real", str(manifest), "--out", str(weights), "--families", "wavenet"],
+    )
     assert bad.exit_code == 2 and "unknown vocoder family" in bad.output
 
     out = tmp_path / "fakes"
-    result = runner.invoke(app, ["data", "synthesize", "--recipe", "vocoders", "--real", str(manifest),
-                                 "--vocoders", str(weights), "--out", str(out), "--workers", "1", "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "data",
+            "synthesize",
+            "--recipe",
+            "vocoders",
+            "--real",
+            str(manifest),
+            "--vocoders",
+            str(weights),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     systems = read_manifest(out / "manifest.csv").column("system")
     expected = {"melgan", "codec-rvq-2", "codec-rvq-4", "codec-rvq-8", "world", "griffinlim", "lpc"}
     assert set(systems) == expected and len(systems) == 2 * len(expected)
-    missing = runner.invoke(app, ["data", "synthesize", "vocoders", "--real", str(manifest),
-                                  "--out", str(out)])
+    missing = runner.invoke(
+        app, ["data", "synthesize", "vocoders", "--real", str(manifest), "--out", str(out)]
+    )
     assert missing.exit_code == 2 and "--vocoders" in missing.output
+
+
+def test_validation_clips_are_never_trained_on(tmp_path):
+    from unmask.data.synthesize.vocoders.training import split_validation
+
+    few = clips(3)
+    train, held = split_validation(few)
+    assert len(train) == 3 and held == []  # too few to hold one out: no validation figure at all
+    many = clips(12, seconds=0.1)
+    train, held = split_validation(many)
+    assert len(held) == 1 and len(train) == 11
+    assert not any(h is t for h in held for t in train)
+    report = train_vocoder(
+        "melgan", few, tmp_path / "m.pt", steps=1, settings=FAST, model_overrides=TINY["melgan"]
+    )
+    assert report.validation_mel_l1 is None
+
+
+def test_silent_or_non_mono_training_clips_are_reported_not_dropped(tmp_path):
+    from unmask.data.synthesize.vocoders.training import load_training_audio
+
+    waves = [*clips(2), np.zeros(RATE, dtype=np.float32), np.zeros((2, RATE), dtype=np.float32)]
+    kept, skipped = load_training_audio(waves)
+    assert len(kept) == 2
+    assert skipped == ["wave #2: silent (peak <= 1e-6)", "wave #3: not a 1-D mono wave (shape (2, 16000))"]
+    root = tmp_path / "data"
+    (root / "c").mkdir(parents=True)
+    sf.write(root / "c" / "voice.wav", clips(1)[0], RATE)
+    sf.write(root / "c" / "quiet.wav", np.zeros(RATE, dtype=np.float32), RATE)
+    Manifest.from_records(
+        [{"path": "c/voice.wav", "label": "real"}, {"path": "c/quiet.wav", "label": "real"}], root
+    ).write(root / "m.csv")
+    kept, skipped = load_training_audio(root / "m.csv")
+    assert len(kept) == 1 and len(skipped) == 1 and "quiet.wav: silent" in skipped[0]
+
+
+def test_cli_train_vocoders_without_a_budget_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(
+        app,
+        [
+            "data",
+            "train-vocoders",
+            "--real",
+            str(real_manifest(tmp_path)),
+            "--out",
+            str(tmp_path / "w"),
+            "--minutes",
+            "0",
+        ],
+    )
+    assert result.exit_code == 2 and "budget" in result.output
+    assert not (tmp_path / "w").exists() or not any((tmp_path / "w").iterdir())

@@ -313,8 +313,10 @@ def train_vocoders_cmd(
     real: Path = typer.Option(..., "--real", help="Manifest whose real clips the vocoders learn from."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the checkpoints (<family>.pt)."),
     families: str | None = typer.Option(
-        None, "--families", help="Comma list of melgan,hifigan,upsample-conv,subpixel,istft,codec-rvq "
-                                 "(default all)."),
+        None,
+        "--families",
+        help="Comma list of melgan,hifigan,upsample-conv,subpixel,istft,codec-rvq (default all).",
+    ),
     minutes: float = typer.Option(30.0, "--minutes", min=0.0, help="Training time per family."),
     steps: int | None = typer.Option(None, "--steps", min=1, help="Stop after this many steps (if sooner)."),
     seed: int = typer.Option(0, "--seed", help="Seed for weights and segment draws."),
@@ -322,7 +324,8 @@ def train_vocoders_cmd(
     max_clips: int | None = typer.Option(None, "--max-clips", min=1, help="At most this many real clips."),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Segments per step (default 8)."),
     segment_samples: int | None = typer.Option(
-        None, "--segment-samples", min=1280, help="Segment length, a multiple of 1280 (default 10240)."),
+        None, "--segment-samples", min=1280, help="Segment length, a multiple of 1280 (default 10240)."
+    ),
     threads: int = typer.Option(2, "--threads", min=1, help="Torch CPU threads."),
     force: bool = typer.Option(False, "--force", help="Retrain families whose checkpoint already exists."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
@@ -347,6 +350,9 @@ def train_vocoders_cmd(
     if unknown:
         error(f"unknown vocoder family {', '.join(unknown)}; known: {', '.join(family_names())}")
         raise typer.Exit(EXIT_USAGE)
+    if not minutes and steps is None:
+        error("give a training budget: --minutes above 0, or --steps")
+        raise typer.Exit(EXIT_USAGE)
     settings = TrainSettings()
     if batch_size:
         settings = replace(settings, batch_size=batch_size)
@@ -363,9 +369,11 @@ def train_vocoders_cmd(
         error(str(exc))
         raise typer.Exit(EXIT_USAGE) from None
     for reason in unreadable[:_LIST_LIMIT]:
-        error(f"  unreadable (skipped): {reason}")
-    info(f"{len(clips)} real clips, {sum(c.size for c in clips) / 16000 / 60:.1f} min of audio"
-         + (f"; {len(unreadable)} unreadable, skipped" if unreadable else ""))
+        error(f"  skipped: {reason}")
+    info(
+        f"{len(clips)} real clips, {sum(c.size for c in clips) / 16000 / 60:.1f} min of audio"
+        + (f"; {len(unreadable)} unreadable or silent, skipped" if unreadable else "")
+    )
     rows, failed = [], []
     for family in chosen:
         path = checkpoint_path(out, family)
@@ -379,21 +387,38 @@ def train_vocoders_cmd(
             with progress() as bar:
                 task = bar.add_task(f"training {family}", total=None)
                 report = train_vocoder(
-                    family, clips, path, minutes=minutes or None, steps=steps, seed=seed, settings=settings,
+                    family,
+                    clips,
+                    path,
+                    minutes=minutes or None,
+                    steps=steps,
+                    seed=seed,
+                    settings=settings,
                     threads=threads,
                     on_progress=lambda step, seconds, losses, task=task, bar=bar, family=family: bar.update(
-                        task, description=f"training {family}: step {step}, {seconds:.0f} s, "
-                                          f"reconstruction {losses['reconstruction']:.3f}"),
+                        task,
+                        description=f"training {family}: step {step}, {seconds:.0f} s, "
+                        f"reconstruction {losses['reconstruction']:.3f}",
+                    ),
                 )
         except UnmaskError as exc:
             error(f"{family}: {exc}")
             failed.append(family)
             rows.append({"family": family, "checkpoint": str(path), "status": "failed", "reason": str(exc)})
             continue
-        rows.append({"family": family, "checkpoint": str(report.path), "status": "trained",
-                     "parameters": report.parameters, "size_bytes": report.size_bytes, "steps": report.steps,
-                     "seconds": round(report.seconds, 1), "steps_per_s": round(report.steps_per_s, 3),
-                     "validation_mel_l1": report.validation_mel_l1})
+        rows.append(
+            {
+                "family": family,
+                "checkpoint": str(report.path),
+                "status": "trained",
+                "parameters": report.parameters,
+                "size_bytes": report.size_bytes,
+                "steps": report.steps,
+                "seconds": round(report.seconds, 1),
+                "steps_per_s": round(report.steps_per_s, 3),
+                "validation_mel_l1": report.validation_mel_l1,
+            }
+        )
     if as_json:
         print_json({"out": str(out), "families": rows})
     else:
@@ -402,10 +427,15 @@ def train_vocoders_cmd(
             table.add_column(header, justify="left" if header in ("family", "status") else "right")
         for row in rows:
             mel = row.get("validation_mel_l1")
-            table.add_row(row["family"], row["status"], f"{row.get('parameters', '')}",
-                          f"{row['size_bytes'] / 1e6:.2f}" if "size_bytes" in row else "",
-                          f"{row.get('steps', '')}", f"{row.get('seconds', '')}",
-                          f"{row.get('steps_per_s', '')}",
-                          f"{mel:.3f}" if mel is not None else "")
+            table.add_row(
+                row["family"],
+                row["status"],
+                f"{row.get('parameters', '')}",
+                f"{row['size_bytes'] / 1e6:.2f}" if "size_bytes" in row else "",
+                f"{row.get('steps', '')}",
+                f"{row.get('seconds', '')}",
+                f"{row.get('steps_per_s', '')}",
+                f"{mel:.3f}" if mel is not None else "",
+            )
         console.print(table)
     raise typer.Exit(EXIT_SOME_FAILED if failed else EXIT_OK)

@@ -85,3 +85,21 @@ def test_fingerprint_changes_with_results_relevant_settings(
     first = load_config(path).fingerprint()
     assert load_config(path).fingerprint() == first
     assert load_config(_edit(path, seed=12)).fingerprint() != first
+
+
+@pytest.mark.parametrize(
+    "corruptions",
+    [
+        [{"name": "gain", "severities": [1, 1]}],
+        [{"name": "gain", "severities": [2]}, {"name": "gain", "severities": [1, 2]}],
+        ["gain", {"name": "gain", "severities": [3]}],
+    ],
+)
+def test_a_cell_asked_for_twice_is_a_config_error(
+    tmp_path: Path, corpus: Path, make_config, corruptions: list
+) -> None:
+    # Planned twice, the cell would hit the store's unique (run, detector, split, corruption, severity)
+    # constraint as a raw database error in the middle of the run.
+    config = load_config(_edit(make_config(tmp_path, corpus), corruptions=corruptions))
+    with pytest.raises(BenchConfigError, match="gain severity [0-9] is asked for twice"):
+        check_corruptions(config)

@@ -366,5 +366,13 @@ def check_corruptions(config: BenchConfig) -> list[tuple[str, int]]:
                 f"corruptions[{i}].severities",
                 f"{spec.name} has severities 1..{available}, got {too_high[0]}",
             )
+        earlier = {s for name, s in pairs if name == spec.name}
+        twice = sorted(s for s in set(severities) if s in earlier or list(severities).count(s) > 1)
+        if twice:  # the same cell twice would break the store's one-row-per-cell rule at insert time
+            raise check.fail(
+                f"corruptions[{i}]",
+                f"{spec.name} severity {twice[0]} is asked for twice",
+                "list each corruption once, with every severity it needs",
+            )
         pairs.extend((spec.name, s) for s in severities)
     return pairs

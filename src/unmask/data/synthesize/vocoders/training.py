@@ -90,10 +90,15 @@ ProgressCallback = Callable[[int, float, dict[str, float]], None]
 
 
 # -- data ----------------------------------------------------------------------------------------------------
-def load_training_audio(source: Manifest | str | Path | Sequence[np.ndarray], *, domain: str | None = None,
-                        max_clips: int | None = None) -> tuple[list[np.ndarray], list[str]]:
+def load_training_audio(
+    source: Manifest | str | Path | Sequence[np.ndarray],
+    *,
+    domain: str | None = None,
+    max_clips: int | None = None,
+) -> tuple[list[np.ndarray], list[str]]:
     """The real clips of a manifest (``label == real``, optionally one ``domain``) or the given waves, as
-    float32 at 16 kHz scaled to a fixed peak; also the clips that could not be read (``path: reason``)."""
+    float32 at 16 kHz scaled to a fixed peak; also the clips left out (``path: reason``): unreadable,
+    silent or not mono."""
     from unmask.io import load_audio
 
     if isinstance(source, Manifest | str | Path):
@@ -101,21 +106,33 @@ def load_training_audio(source: Manifest | str | Path | Sequence[np.ndarray], *,
         manifest = manifest.filter(label="real")
         if domain:
             manifest = manifest.filter(domain=domain)
-        waves, failures = [], []
+        named, failures = [], []
         for row in manifest:
-            if max_clips is not None and len(waves) >= max_clips:
+            if max_clips is not None and len(named) >= max_clips:
                 break
             duration = (row.end - (row.start or 0.0)) if row.end is not None else None
             try:
-                waves.append(load_audio(row.path, SAMPLE_RATE, start_s=row.start or 0.0, duration_s=duration))
+                wave = load_audio(row.path, SAMPLE_RATE, start_s=row.start or 0.0, duration_s=duration)
             except UnmaskError as exc:
                 failures.append(f"{row.path}: {exc}")
+                continue
+            named.append((str(row.path), wave))
     else:
-        waves, failures = [np.asarray(w, dtype=np.float32) for w in source][:max_clips], []
-    clips = [normalise_peak(w) for w in waves if w.ndim == 1 and np.max(np.abs(w), initial=0.0) > 1e-6]
+        waves = [np.asarray(w, dtype=np.float32) for w in source][:max_clips]
+        named, failures = [(f"wave #{i}", w) for i, w in enumerate(waves)], []
+    clips = []
+    for name, wave in named:  # a clip left out is reported with the unreadable ones, never dropped silently
+        if wave.ndim != 1:
+            failures.append(f"{name}: not a 1-D mono wave (shape {wave.shape})")
+        elif np.max(np.abs(wave), initial=0.0) <= 1e-6:
+            failures.append(f"{name}: silent (peak <= 1e-6)")
+        else:
+            clips.append(normalise_peak(wave))
     if not clips:
-        raise UnmaskError("no usable real clips to train a vocoder on",
-                          hint="give a manifest with label=real rows (and --domain speech if filtered)")
+        raise UnmaskError(
+            "no usable real clips to train a vocoder on",
+            hint="give a manifest with label=real rows (and --domain speech if filtered)",
+        )
     return clips, failures
 
 
@@ -140,16 +157,19 @@ class SegmentSampler:
             for _ in range(5):
                 clip = self.clips[self.rng.choice(len(self.clips), p=self.weights)]
                 start = int(self.rng.integers(0, clip.size - self.segment + 1))
-                out[i] = clip[start:start + self.segment]
+                out[i] = clip[start : start + self.segment]
                 if np.sqrt(np.mean(out[i] ** 2)) > _SILENT_SEGMENT_RMS:
                     break
         return torch.from_numpy(out)
 
 
 def split_validation(clips: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Every 10th clip (at least one once there are 4) is held out to measure the log-mel L1."""
+    """Every 10th clip (at least one once there are 4) is held out to measure the log-mel L1.
+
+    With fewer than 4 clips none is held out (and no validation L1 is reported): a "held-out" clip that is
+    also trained on would report a training loss as a validation figure."""
     if len(clips) < 4:
-        return clips, clips[:1]
+        return clips, []
     held = [c for i, c in enumerate(clips) if i % 10 == 3]
     return [c for i, c in enumerate(clips) if i % 10 != 3], held
 
@@ -161,7 +181,7 @@ def validation_segments(clips: list[np.ndarray], count: int = 8) -> torch.Tensor
     for clip in clips[:count]:
         clip = np.pad(clip, (0, max(0, length - clip.size)))
         start = (clip.size - length) // 2
-        segments.append(clip[start:start + length])
+        segments.append(clip[start : start + length])
     return torch.from_numpy(np.stack(segments))
 
 
@@ -201,18 +221,27 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read and check a vocoder checkpoint (``weights_only=True``: no code is unpickled)."""
     path = Path(path)
     if not path.is_file():
-        raise UnmaskError("vocoder checkpoint not found", path=path,
-                          hint="train it with `unmask data train-vocoders --real MANIFEST --out DIR`")
+        raise UnmaskError(
+            "vocoder checkpoint not found",
+            path=path,
+            hint="train it with `unmask data train-vocoders --real MANIFEST --out DIR`",
+        )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a damaged file
-        raise UnmaskError(f"not a readable vocoder checkpoint ({type(exc).__name__}: {exc})", path=path,
-                          hint="retrain it with `unmask data train-vocoders`") from None
+        raise UnmaskError(
+            f"not a readable vocoder checkpoint ({type(exc).__name__}: {exc})",
+            path=path,
+            hint="retrain it with `unmask data train-vocoders`",
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise UnmaskError("not an unmask vocoder checkpoint", path=path)
     if payload.get("version") != CHECKPOINT_VERSION:
-        raise UnmaskError(f"vocoder checkpoint version {payload.get('version')} is not the supported "
-                          f"{CHECKPOINT_VERSION}", path=path, hint="retrain it with this unmask version")
+        raise UnmaskError(
+            f"vocoder checkpoint version {payload.get('version')} is not the supported {CHECKPOINT_VERSION}",
+            path=path,
+            hint="retrain it with this unmask version",
+        )
     return payload
 
 
@@ -259,15 +288,38 @@ def train_vocoder(
     if threads:
         torch.set_num_threads(threads)
     try:
-        return _train(family, real, out_path, minutes, steps, seed, settings, model_overrides or {}, domain,
-                      max_clips, on_progress, log_every)
+        return _train(
+            family,
+            real,
+            out_path,
+            minutes,
+            steps,
+            seed,
+            settings,
+            model_overrides or {},
+            domain,
+            max_clips,
+            on_progress,
+            log_every,
+        )
     finally:
         torch.set_num_threads(previous_threads)
 
 
-def _train(family: str, real: Any, out_path: Path, minutes: float | None, steps: int | None, seed: int,
-           settings: TrainSettings, model_overrides: dict[str, Any], domain: str | None,
-           max_clips: int | None, on_progress: ProgressCallback | None, log_every: int) -> TrainingReport:
+def _train(
+    family: str,
+    real: Any,
+    out_path: Path,
+    minutes: float | None,
+    steps: int | None,
+    seed: int,
+    settings: TrainSettings,
+    model_overrides: dict[str, Any],
+    domain: str | None,
+    max_clips: int | None,
+    on_progress: ProgressCallback | None,
+    log_every: int,
+) -> TrainingReport:
     config = default_config(family, **model_overrides)
     clips, failures = load_training_audio(real, domain=domain, max_clips=max_clips)
     train_clips, held_out = split_validation(clips)
@@ -302,25 +354,41 @@ def _train(family: str, real: Any, out_path: Path, minutes: float | None, steps:
         return not (steps is not None and step >= settings.warmup_fraction * steps)
 
     def record(complete: bool) -> dict[str, Any]:
-        info = {"steps": step, "seconds": round(elapsed(), 3), "seed": seed, "settings": asdict(settings),
-                "clips": len(train_clips), "held_out_clips": len(held_out),
-                "audio_seconds": round(sum(c.size for c in train_clips) / SAMPLE_RATE, 2),
-                "unreadable_clips": len(failures), "gan_start_step": gan_start_step,
-                "losses": dict(losses), "torch": str(torch.__version__),
-                "saved": datetime.now(UTC).isoformat(timespec="seconds")}
-        payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "family": family,
-                   "config": config, "generator": model.state_dict(), "training": info}
+        info = {
+            "steps": step,
+            "seconds": round(elapsed(), 3),
+            "seed": seed,
+            "settings": asdict(settings),
+            "clips": len(train_clips),
+            "held_out_clips": len(held_out),
+            "audio_seconds": round(sum(c.size for c in train_clips) / SAMPLE_RATE, 2),
+            "unreadable_clips": len(failures),
+            "gan_start_step": gan_start_step,
+            "losses": dict(losses),
+            "torch": str(torch.__version__),
+            "saved": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        payload = {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "family": family,
+            "config": config,
+            "generator": model.state_dict(),
+            "training": info,
+        }
         if not complete:
-            payload.update(discriminator=discriminators.state_dict(), opt_g=opt_g.state_dict(),
-                           opt_d=opt_d.state_dict())
+            payload.update(
+                discriminator=discriminators.state_dict(), opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict()
+            )
         return payload
 
     model.train()
     while not ((steps is not None and step >= steps) or (minutes is not None and elapsed() >= minutes * 60)):
         real_batch = sampler.batch(settings.batch_size)
         fake, aux = model.reconstruct(real_batch)
-        reconstruction = (torch.nn.functional.l1_loss(mel(fake), mel(real_batch))
-                          + multi_resolution_stft_loss(fake, real_batch))
+        reconstruction = torch.nn.functional.l1_loss(mel(fake), mel(real_batch)) + multi_resolution_stft_loss(
+            fake, real_batch
+        )
         losses = {"reconstruction": reconstruction.item()}
         if in_warmup():
             loss_g = reconstruction + settings.commit_weight * aux
@@ -334,10 +402,15 @@ def _train(family: str, real: Any, out_path: Path, minutes: float | None, steps:
             real_out, fake_out = discriminators(real_batch), discriminators(fake)
             adversarial = generator_adversarial_loss(fake_out)
             matching = feature_matching_loss(real_out, fake_out)
-            loss_g = (settings.rec_weight * reconstruction + adversarial + settings.fm_weight * matching
-                      + settings.commit_weight * aux)
-            losses.update(discriminator=loss_d.item(), adversarial=adversarial.item(),
-                          feature_matching=matching.item())
+            loss_g = (
+                settings.rec_weight * reconstruction
+                + adversarial
+                + settings.fm_weight * matching
+                + settings.commit_weight * aux
+            )
+            losses.update(
+                discriminator=loss_d.item(), adversarial=adversarial.item(), feature_matching=matching.item()
+            )
         if aux.requires_grad:
             losses["commitment"] = aux.item()
         opt_g.zero_grad(set_to_none=True)
@@ -346,8 +419,11 @@ def _train(family: str, real: Any, out_path: Path, minutes: float | None, steps:
         opt_g.step()
         step += 1
         if not math.isfinite(loss_g.item()):
-            raise UnmaskError(f"{family}: training diverged at step {step} (loss {loss_g.item()})",
-                              path=out_path, hint="try another --seed or a lower learning rate")
+            raise UnmaskError(
+                f"{family}: training diverged at step {step} (loss {loss_g.item()})",
+                path=out_path,
+                hint="try another --seed or a lower learning rate",
+            )
         if on_progress and step % log_every == 0:
             on_progress(step, elapsed(), losses)
         if time.perf_counter() - last_save >= settings.save_every_s:
@@ -362,8 +438,15 @@ def _train(family: str, real: Any, out_path: Path, minutes: float | None, steps:
     _atomic_save(payload, out_path)
     partial.unlink(missing_ok=True)
     return TrainingReport(
-        family=family, path=out_path, parameters=count_parameters(model), size_bytes=out_path.stat().st_size,
-        steps=step, seconds=seconds, steps_per_s=steps_per_s,
-        resumed_from_step=resumed_from, validation_mel_l1=validation, losses=losses, model=model,
+        family=family,
+        path=out_path,
+        parameters=count_parameters(model),
+        size_bytes=out_path.stat().st_size,
+        steps=step,
+        seconds=seconds,
+        steps_per_s=steps_per_s,
+        resumed_from_step=resumed_from,
+        validation_mel_l1=validation,
+        losses=losses,
+        model=model,
     )
-
