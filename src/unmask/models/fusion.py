@@ -28,7 +28,7 @@ from torch import nn
 
 from unmask.features import build_feature
 from unmask.models.base import DetectorModel, normalise_loudness
-from unmask.models.lcnn import _block, _mfm_conv
+from unmask.models.lcnn import MaxPool2x2, mfm_block, mfm_conv
 from unmask.models.registry import register
 from unmask.models.ssl import (
     SSL_FRONTEND_DEFAULTS,
@@ -71,9 +71,9 @@ class SpectralBranch(nn.Module):
         if not channels:
             raise ValueError("two-views: spectral_channels is empty")
         self.frontend = build_feature(feature, sample_rate=sample_rate, **feature_kwargs)
-        layers: list[nn.Module] = [_mfm_conv(1, channels[0], 5), nn.MaxPool2d(2)]
+        layers: list[nn.Module] = [mfm_conv(1, channels[0], 5), MaxPool2x2()]
         for c_in, c_out in zip(channels[:-1], channels[1:], strict=False):
-            layers += [_block(c_in, c_out), nn.MaxPool2d(2)]
+            layers += [mfm_block(c_in, c_out), MaxPool2x2()]
         self.body = nn.Sequential(*layers)
         with torch.no_grad():  # the front-end has no state to disturb; the CNN body is not run here
             n_bands = self.frontend(torch.zeros(1, window_samples)).shape[1]

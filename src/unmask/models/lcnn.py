@@ -43,14 +43,14 @@ class MaxPool2x2(nn.Module):
         return torch.maximum(x[..., 0::2], x[..., 1::2])
 
 
-def _mfm_conv(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
+def mfm_conv(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, 2 * c_out, kernel, padding=kernel // 2), MaxFeatureMap())
 
 
-def _block(c_in: int, c_out: int) -> nn.Sequential:
+def mfm_block(c_in: int, c_out: int) -> nn.Sequential:
     """1x1 MFM bottleneck then 3x3 MFM conv, as in the LCNN baseline's repeated unit."""
     return nn.Sequential(
-        _mfm_conv(c_in, c_in, 1), nn.BatchNorm2d(c_in), _mfm_conv(c_in, c_out, 3), nn.BatchNorm2d(c_out)
+        mfm_conv(c_in, c_in, 1), nn.BatchNorm2d(c_in), mfm_conv(c_in, c_out, 3), nn.BatchNorm2d(c_out)
     )
 
 
@@ -76,9 +76,9 @@ class LCNN(DetectorModel):
         cfg = self.config
         self.frontend = build_feature(cfg["feature"], sample_rate=cfg["sample_rate"], **cfg["feature_kwargs"])
         c = list(cfg["channels"])
-        layers: list[nn.Module] = [_mfm_conv(1, c[0], 5), MaxPool2x2()]
+        layers: list[nn.Module] = [mfm_conv(1, c[0], 5), MaxPool2x2()]
         for c_in, c_out in zip(c[:-1], c[1:], strict=False):
-            layers += [_block(c_in, c_out), MaxPool2x2()]
+            layers += [mfm_block(c_in, c_out), MaxPool2x2()]
         self.body = nn.Sequential(*layers)
         self.embedding_dim = 2 * c[-1]
         self.head = build_head(cfg["head"], self.embedding_dim, cfg["dropout"])
