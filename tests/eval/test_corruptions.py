@@ -229,3 +229,15 @@ def test_reference_doc_matches_the_registry() -> None:
     assert printed == doc
     for name in CORRUPTIONS:
         assert f"### `{name}`" in doc
+
+
+def test_clipping_a_mostly_silent_clip_keeps_its_audible_part():
+    # 80% digital silence: a quantile over all samples would be 0 and wipe the clip out.
+    rate = 16000
+    t = np.arange(rate) / rate
+    wave = np.zeros(5 * rate, dtype=np.float32)
+    wave[:rate] = 0.5 * np.sin(2 * np.pi * 220 * t)
+    for severity in range(1, CORRUPTIONS["clipping"].severities + 1):
+        out = apply_corruption(wave, rate, "clipping", severity, seed=0)
+        assert np.abs(out[:rate]).max() > 0.05
+        assert np.abs(out[:rate]).max() < 0.5

@@ -38,10 +38,19 @@ def _resample(x: np.ndarray, rate: int, p: Mapping[str, Any], rng: np.random.Gen
     return resample_round_trip(x, rate, p["via_hz"])
 
 
+# Samples below this magnitude (-80 dBFS) count as silence when picking the clipping threshold.
+_AUDIBLE = 1e-4
+
+
 def _clip(x: np.ndarray, rate: int, p: Mapping[str, Any], rng: np.random.Generator, pool) -> np.ndarray:
-    # The threshold is the (1 - fraction) quantile of |x|: that share of samples is clipped, whatever the
-    # level or crest factor of the input (a peak-relative threshold would depend on one loud sample).
-    threshold = float(np.quantile(np.abs(x), 1.0 - p["clipped_fraction"]))
+    # The threshold is the (1 - fraction) quantile of |x| over audible samples: that share of them is clipped,
+    # whatever the level or crest factor of the input (a peak-relative threshold would depend on one loud
+    # sample). Digital silence is left out, or a mostly silent clip would get a threshold of 0 and vanish.
+    magnitude = np.abs(x)
+    audible = magnitude[magnitude > _AUDIBLE]
+    if audible.size == 0:
+        return x.copy()
+    threshold = float(np.quantile(audible, 1.0 - p["clipped_fraction"]))
     return np.clip(x, -threshold, threshold)
 
 
