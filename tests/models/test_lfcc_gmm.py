@@ -148,3 +148,14 @@ def test_unfitted_model_and_loss_settings_are_clear_errors(tmp_path):
         Trainer(config, tmp_path, log=lambda _: None).fit(_bank(2, seed=0))
     with pytest.raises(UnmaskError, match="too few"):
         build_model("lfcc-gmm", {**TINY, "n_components": 5000}).fit_windows(_crops(1, seed=0))
+
+
+def test_size_description_counts_fitted_values_not_zero_parameters():
+    from unmask.models.registry import build_model
+
+    gmm = build_model("lfcc-gmm", {"n_components": 4})
+    assert gmm.num_parameters() == 0
+    # 2 classes x 4 components x (60 means + 60 precision factors) + 2 x 4 weights
+    assert gmm.size_description() == "968 fitted values (no trainable parameters)"
+    lcnn = build_model("lcnn", {"channels": [4, 4]})
+    assert lcnn.size_description() == f"{lcnn.num_parameters():,} parameters"

@@ -37,6 +37,6 @@ def import_model(
         raise typer.Exit(EXIT_USAGE) from exc
     save_checkpoint(out, ckpt)
     info(
-        f"wrote {out}: {ckpt.model.name}, {ckpt.model.num_parameters():,} parameters, "
+        f"wrote {out}: {ckpt.model.name}, {ckpt.model.size_description()}, "
         f"window {ckpt.model.window_samples} samples at {ckpt.model.sample_rate} Hz"
     )

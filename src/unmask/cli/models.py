@@ -66,7 +66,7 @@ def show(
         print_json(card)
         return
     console.print(
-        f"[bold]{model}[/]: {ckpt.model.name}, {ckpt.model.num_parameters():,} parameters, "
+        f"[bold]{model}[/]: {ckpt.model.name}, {ckpt.model.size_description()}, "
         f"version {ckpt.version}"
     )
     for key in ("summary", "training_data", "licence", "intended_use", "calibration_method", "failure_modes"):

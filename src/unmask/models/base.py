@@ -46,6 +46,14 @@ class DetectorModel(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    def size_description(self) -> str:
+        """``"18,785 parameters"``; for models fitted without gradients (e.g. GMMs, whose statistics are
+        buffers) the number of stored values, so a card never claims a fitted model has 0 parameters."""
+        if (n := self.num_parameters()) > 0:
+            return f"{n:,} parameters"
+        stored = sum(t.numel() for t in self.state_dict().values() if t.numel() > 1)  # persistent only
+        return f"{stored:,} fitted values (no trainable parameters)"
+
 
 def normalise_loudness(wave: torch.Tensor, target_rms: float = 0.05, eps: float = 1e-5) -> torch.Tensor:
     """Scale each waveform in ``[B, T]`` to the same RMS level.
