@@ -64,6 +64,9 @@ def test_torch_log_likelihoods_match_sklearn(covariance_type):
     ours = model.frame_log_likelihoods(torch.from_numpy(frames)).numpy()
     np.testing.assert_allclose(ours[:, REAL], fitted[REAL].score_samples(frames), rtol=1e-9, atol=1e-8)
     np.testing.assert_allclose(ours[:, FAKE], fitted[FAKE].score_samples(frames), rtol=1e-9, atol=1e-8)
+    # Scoring float32 audio runs the same maths in float32: close to the float64 reference, not equal.
+    ours32 = model.frame_log_likelihoods(torch.from_numpy(frames).float()).double().numpy()
+    np.testing.assert_allclose(ours32, ours, rtol=1e-5, atol=1e-3)
 
 
 def test_llr_sign_separates_two_clearly_different_classes():
@@ -75,6 +78,11 @@ def test_llr_sign_separates_two_clearly_different_classes():
     fake = torch.from_numpy(np.stack([buzzy(1.0, rng) for _ in range(4)]))
     with torch.no_grad():
         assert (model(real) < 0).all() and (model(fake) > 0).all()
+        # forward on float32 audio (the float32 path) agrees with the float64 frames, window by window
+        feats, keep = model.frames(real.double())
+        ll = model.frame_log_likelihoods(feats.reshape(-1, feats.shape[-1])).reshape(*feats.shape[:2], 2)
+        reference = ((ll[..., FAKE] - ll[..., REAL]) * keep).sum(1) / keep.sum(1)
+        np.testing.assert_allclose(model(real).double().numpy(), reference.numpy(), rtol=1e-4, atol=1e-4)
 
 
 def test_silent_frames_are_left_out_of_fitting_and_scoring():
