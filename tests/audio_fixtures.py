@@ -29,3 +29,17 @@ def buzzy(seconds: float, rng: np.random.Generator, rate: int = RATE) -> np.ndar
     wave = voiced(seconds, rng, f0=140.0, rate=rate).astype(np.float64)
     hiss = np.diff(rng.standard_normal(len(wave) + 1))  # high-pass noise
     return (wave + 0.05 * hiss).astype(np.float32)
+
+
+def voiced_vs_buzzy_bank(n_per_class: int, seed: int, groups: tuple[str, ...] = ("a", "b")):
+    """A ClipBank of 1.5 s clips: ``voiced`` as real (0), ``buzzy`` as fake (1), groups assigned in turn."""
+    from unmask.train.data import ClipBank
+
+    rng = np.random.default_rng(seed)
+    waves, targets, names = [], [], []
+    for i in range(n_per_class):
+        for target, make in ((0, voiced), (1, buzzy)):
+            waves.append(make(1.5, rng))
+            targets.append(target)
+            names.append(groups[i % len(groups)])
+    return ClipBank(waves, np.array(targets), np.array(names), [f"clip{i}" for i in range(len(waves))])

@@ -6,7 +6,7 @@ import torch
 import yaml
 from sklearn.mixture import GaussianMixture
 
-from audio_fixtures import RATE, buzzy, voiced
+from audio_fixtures import RATE, buzzy, voiced, voiced_vs_buzzy_bank
 from unmask.data.manifest import Manifest
 from unmask.errors import UnmaskError
 from unmask.eval.metrics import compute_eer
@@ -14,7 +14,6 @@ from unmask.io import save_audio
 from unmask.models.checkpoint import load_checkpoint
 from unmask.models.lfcc_gmm import FAKE, REAL
 from unmask.models.registry import build_model
-from unmask.train.data import ClipBank
 from unmask.train.recipe import Recipe, run_recipe
 from unmask.train.trainer import TrainConfig, Trainer, file_logits
 
@@ -30,15 +29,6 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def _bank(n_per_class: int, seed: int, groups=("a", "b")) -> ClipBank:
-    rng = np.random.default_rng(seed)
-    waves, targets, names = [], [], []
-    for i in range(n_per_class):
-        for target, make in ((0, voiced), (1, buzzy)):
-            waves.append(make(1.5, rng))
-            targets.append(target)
-            names.append(groups[i % len(groups)])
-    return ClipBank(waves, np.array(targets), np.array(names), [f"clip{i}" for i in range(len(waves))])
 
 
 def _crops(n_batches: int, seed: int, silence_s: float = 0.0):
@@ -104,7 +94,7 @@ def test_silent_frames_are_left_out_of_fitting_and_scoring():
 
 
 def test_trains_through_trainer_scores_clips_and_round_trips(tmp_path):
-    train, held_out = _bank(6, seed=1), _bank(4, seed=2)
+    train, held_out = voiced_vs_buzzy_bank(6, seed=1), voiced_vs_buzzy_bank(4, seed=2)
     config = TrainConfig(threads=1, model="lfcc-gmm", model_config=TINY, batch_size=8, fit_crops=40)
     logs: list[str] = []
     ckpt = Trainer(config, tmp_path, log=logs.append).fit(train, held_out)
@@ -153,7 +143,7 @@ def test_unfitted_model_and_loss_settings_are_clear_errors(tmp_path):
         threads=1, model="lfcc-gmm", model_config=TINY, loss="weighted-bce", class_weights="asvspoof"
     )
     with pytest.raises(UnmaskError, match="fitted by estimation"):
-        Trainer(config, tmp_path, log=lambda _: None).fit(_bank(2, seed=0))
+        Trainer(config, tmp_path, log=lambda _: None).fit(voiced_vs_buzzy_bank(2, seed=0))
     with pytest.raises(UnmaskError, match="too few"):
         build_model("lfcc-gmm", {**TINY, "n_components": 5000}).fit_windows(_crops(1, seed=0))
 

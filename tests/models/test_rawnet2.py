@@ -5,13 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from audio_fixtures import buzzy, voiced
+from audio_fixtures import buzzy, voiced, voiced_vs_buzzy_bank
 from unmask.eval.metrics import compute_eer
 from unmask.models.aasist import mel_band_pass_filters
 from unmask.models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from unmask.models.heads import LinearHead, OCSoftmaxHead, supports_embedding
 from unmask.models.registry import available_models, build_model
-from unmask.train.data import ClipBank
 from unmask.train.trainer import TrainConfig, Trainer, file_logits
 
 SMALL = {
@@ -43,15 +42,6 @@ def _batch(n: int = 4, seconds: float = 1.0, seed: int = 0) -> torch.Tensor:
     return torch.from_numpy(np.stack([(voiced if i % 2 == 0 else buzzy)(seconds, rng) for i in range(n)]))
 
 
-def _bank(n_per_class: int, seed: int) -> ClipBank:
-    rng = np.random.default_rng(seed)
-    waves, targets, groups = [], [], []
-    for i in range(n_per_class):
-        for target, make in ((0, voiced), (1, buzzy)):
-            waves.append(make(1.5, rng))
-            targets.append(target)
-            groups.append("ab"[i % 2])
-    return ClipBank(waves, np.array(targets), np.array(groups), [f"clip{i}" for i in range(len(waves))])
 
 
 def test_default_config_is_the_paper_topology():
@@ -93,7 +83,7 @@ def test_blind_to_recording_level_and_forward_is_head_of_embed():
 
 
 def test_trains_through_trainer_scores_clips_and_round_trips(tmp_path):
-    train, held_out = _bank(6, seed=1), _bank(4, seed=2)
+    train, held_out = voiced_vs_buzzy_bank(6, seed=1), voiced_vs_buzzy_bank(4, seed=2)
     config = TrainConfig(
         threads=1, model="rawnet2", model_config=SMALL, epochs=2, steps_per_epoch=8, batch_size=8, lr=3e-3
     )

@@ -6,12 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from audio_fixtures import buzzy, voiced
+from audio_fixtures import voiced_vs_buzzy_bank
 from unmask.errors import UnmaskError
 from unmask.models.checkpoint import load_checkpoint
 from unmask.models.heads import OCSoftmaxHead
 from unmask.models.registry import build_model
-from unmask.train.data import ClipBank
 from unmask.train.losses import OCSoftmaxLoss, build_objective, resolve_class_weights, weighted_bce
 from unmask.train.trainer import TrainConfig, Trainer, file_logits
 
@@ -31,15 +30,6 @@ def _softplus(x: float) -> float:
     return math.log1p(math.exp(x))
 
 
-def _bank(n_per_class: int, seed: int) -> ClipBank:
-    rng = np.random.default_rng(seed)
-    waves, targets, groups = [], [], []
-    for i in range(n_per_class):
-        for target, make in ((0, voiced), (1, buzzy)):
-            waves.append(make(1.5, rng))
-            targets.append(target)
-            groups.append("ab"[i % 2])
-    return ClipBank(waves, np.array(targets), np.array(groups), [f"clip{i}" for i in range(len(waves))])
 
 
 def test_weighted_bce_matches_a_hand_worked_value_and_two_way_cross_entropy():
@@ -92,7 +82,7 @@ def test_ocsoftmax_loss_matches_a_hand_worked_2d_toy():
 
 
 def test_ocsoftmax_trains_lcnn_through_trainer_and_keeps_the_logit_convention(tmp_path):
-    train = _bank(8, seed=1)
+    train = voiced_vs_buzzy_bank(8, seed=1)
     config = TrainConfig(
         model_config=TINY_LCNN,
         epochs=2,
@@ -128,7 +118,7 @@ def test_weighted_bce_trains_through_trainer(tmp_path):
         class_weights="balanced",
         threads=1,
     )
-    Trainer(config, tmp_path, log=lambda _: None).fit(_bank(4, seed=3))
+    Trainer(config, tmp_path, log=lambda _: None).fit(voiced_vs_buzzy_bank(4, seed=3))
     history = json.loads((tmp_path / "history.json").read_text())
     assert history["config"]["class_weights"] == "balanced" and np.isfinite(
         history["history"][0]["train_loss"]
@@ -136,7 +126,7 @@ def test_weighted_bce_trains_through_trainer(tmp_path):
 
 
 def test_loss_settings_that_do_not_fit_are_clear_errors(tmp_path):
-    bank = _bank(2, seed=0)
+    bank = voiced_vs_buzzy_bank(2, seed=0)
 
     def fit(**settings):
         Trainer(TrainConfig(threads=1, epochs=1, steps_per_epoch=1, batch_size=4, **settings), tmp_path).fit(

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import yaml
 
-from audio_fixtures import RATE, buzzy, voiced
+from audio_fixtures import RATE, buzzy, voiced, voiced_vs_buzzy_bank
 from unmask.data.manifest import Manifest
 from unmask.eval.metrics import compute_eer
 from unmask.io import save_audio
@@ -16,15 +16,6 @@ from unmask.train.trainer import TrainConfig, Trainer, file_logits
 TINY_MODEL = {"channels": [4, 6], "window_s": 1.0}
 
 
-def _bank(n_per_class: int, seed: int, groups=("a", "b")) -> ClipBank:
-    rng = np.random.default_rng(seed)
-    waves, targets, names = [], [], []
-    for i in range(n_per_class):
-        for target, make in ((0, voiced), (1, buzzy)):
-            waves.append(make(1.5, rng))
-            targets.append(target)
-            names.append(groups[i % len(groups)])
-    return ClipBank(waves, np.array(targets), np.array(names), [f"clip{i}" for i in range(len(waves))])
 
 
 def test_trim_silence_drops_leading_and_trailing_quiet():
@@ -59,7 +50,7 @@ def test_batches_are_class_balanced_and_sources_drawn_uniformly():
 
 
 def test_trainer_learns_a_separable_task_and_resumes(tmp_path):
-    train, held_out = _bank(8, seed=1), _bank(6, seed=2)
+    train, held_out = voiced_vs_buzzy_bank(8, seed=1), voiced_vs_buzzy_bank(6, seed=2)
     config = TrainConfig(model_config=TINY_MODEL, epochs=2, steps_per_epoch=10, batch_size=8, lr=3e-3)
     logs: list[str] = []
     Trainer(config, tmp_path, log=logs.append).fit(train, held_out)
