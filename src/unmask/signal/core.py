@@ -11,6 +11,23 @@ class SignalError(UnmaskError, ValueError):
     """A signal primitive was given an impossible setting (unknown codec, empty band, bad rate...)."""
 
 
+def validated_wave(wave: np.ndarray, who: str, error: type[UnmaskError] = SignalError) -> np.ndarray:
+    """``wave`` as float64 after checking it is a finite, 1-D float waveform; else ``error`` says why.
+
+    Augmentations and corruptions share this check and raise their own error classes.
+    """
+    x = np.asarray(wave)
+    if x.ndim != 1:
+        raise error(f"{who}: expected a 1-D mono waveform, got shape {x.shape}",
+                    hint="mix down to mono first")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise error(f"{who}: expected a float waveform in [-1, 1], got dtype {x.dtype}",
+                    hint="convert integer PCM with x / 32768.0 or load via unmask.io")
+    if not np.all(np.isfinite(x)):
+        raise error(f"{who}: the input waveform contains NaN or infinite samples")
+    return x.astype(np.float64)
+
+
 def fit_length(y: np.ndarray, length: int) -> np.ndarray:
     """Trim or zero-pad the end of ``y`` to ``length`` samples."""
     if y.shape[0] >= length:

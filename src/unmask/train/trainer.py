@@ -16,7 +16,6 @@ Two ways to train, picked by the model:
 from __future__ import annotations
 
 import json
-import os
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from unmask._fs import atomic_path
 from unmask.detect.pipeline import Detector
 from unmask.errors import UnmaskError
 from unmask.eval.metrics import compute_eer
@@ -225,9 +225,8 @@ class Trainer:
             "best_epoch": best_epoch,
             "fit": report,
         }
-        tmp = self.state_path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, self.state_path)
+        with atomic_path(self.state_path) as tmp:
+            torch.save(state, tmp)
         self._write_history(history, best_eer, best_epoch, report)
 
     def _end_epoch(
@@ -283,6 +282,5 @@ class Trainer:
             "best_epoch": best_epoch,
             "epoch": epoch,
         }
-        tmp = self.state_path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, self.state_path)
+        with atomic_path(self.state_path) as tmp:
+            torch.save(state, tmp)

@@ -12,6 +12,7 @@ import numpy as np
 
 from unmask.errors import UnmaskError
 from unmask.signal import peak_limit
+from unmask.signal.core import validated_wave
 
 FAMILIES = ("noise", "modification", "compression")
 
@@ -92,16 +93,7 @@ class Corruption:
 
 
 def _validated_wave(wave: np.ndarray, who: str) -> np.ndarray:
-    x = np.asarray(wave)
-    if x.ndim != 1:
-        raise CorruptionError(f"{who}: expected a 1-D mono waveform, got shape {x.shape}",
-                              hint="mix down to mono first")
-    if not np.issubdtype(x.dtype, np.floating):
-        raise CorruptionError(f"{who}: expected a float waveform in [-1, 1], got dtype {x.dtype}",
-                              hint="convert integer PCM with x / 32768.0 or load via unmask.io")
-    if not np.all(np.isfinite(x)):
-        raise CorruptionError(f"{who}: the input waveform contains NaN or infinite samples")
-    return x.astype(np.float64)
+    return validated_wave(wave, who, CorruptionError)
 
 
 def _validated_rate(sample_rate: int, who: str) -> int:

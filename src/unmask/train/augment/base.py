@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from unmask.errors import UnmaskError
-from unmask.signal.core import fit_length, peak_limit, power
+from unmask.signal.core import fit_length, peak_limit, power, validated_wave
 
 __all__ = [
     "Augmentation", "AugmentationConfigError", "Range", "as_choices", "as_range", "check_sample_rate",
@@ -81,16 +81,7 @@ def _validated(wave: np.ndarray, rng: np.random.Generator, who: str) -> np.ndarr
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"{who}: rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
                         f"got {type(rng).__name__}")
-    x = np.asarray(wave)
-    if x.ndim != 1:
-        raise AugmentationConfigError(f"{who}: expected a 1-D mono waveform, got shape {x.shape}",
-                                      hint="mix down to mono first")
-    if not np.issubdtype(x.dtype, np.floating):
-        raise AugmentationConfigError(f"{who}: expected a float waveform in [-1, 1], got dtype {x.dtype}",
-                                      hint="convert integer PCM with x / 32768.0 or load via unmask.io")
-    if not np.all(np.isfinite(x)):
-        raise AugmentationConfigError(f"{who}: the input waveform contains NaN or infinite samples")
-    return x.astype(np.float64)
+    return validated_wave(wave, who, AugmentationConfigError)
 
 
 class Augmentation(ABC):

@@ -19,8 +19,6 @@ budget counts the time already spent.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -31,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from unmask._fs import atomic_path
 from unmask.data.manifest import Manifest, read_manifest
 from unmask.data.synthesize.vocoders.discriminators import (
     Discriminators,
@@ -200,15 +199,8 @@ def mel_l1(model: VocoderModel, waves: torch.Tensor, n_q: int | None = None) -> 
 
 # -- checkpoints ---------------------------------------------------------------------------------------------
 def _atomic_save(payload: dict[str, Any], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
+    with atomic_path(path) as temp:
         torch.save(payload, temp)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def partial_path(out_path: str | Path) -> Path:
