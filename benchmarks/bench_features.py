@@ -7,6 +7,11 @@ by item on the batch (its usual use); torch runs the whole batch in one call. Bo
 Reported: best-of-N seconds for each and the ratio librosa / torch (> 1 means torch is faster).
 LFCC has no librosa function; its reference is librosa.stft + the same filterbank/DCT in numpy +
 a numpy edge-repeating delta, i.e. the obvious librosa-based implementation.
+
+Then two places where unmask computes something its own way, each against the direct torch way on
+the same input: deltas as a sum of shifted rows vs ``F.conv1d``; and LFCC filterbank energies of 2 s
+windows every 1 s (the scan default) with each STFT frame computed once
+(``LFCC.window_band_energies``) vs every window on its own.
 """
 
 from __future__ import annotations
@@ -87,6 +92,43 @@ def main() -> None:
             ratio = t_ref / t_torch
             verdict = f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"
             print(f"{name:<12} {label:<10} {t_torch:9.4f} {t_ref:10.4f} {verdict:>16}")
+    own_versus_direct(clip, args.repeats)
+
+
+def own_versus_direct(clip: np.ndarray, repeats: int) -> None:
+    import torch.nn.functional as F  # noqa: N812
+
+    from unmask.features import Deltas
+
+    print(f"\n{'own way':<34} {'own s':>9} {'direct s':>9} {'ratio':>14}")
+    lfcc = build_feature("lfcc")
+    # LFCC of 2 s windows every 1 s over the 60 s clip: [59 windows x 20 coefficients, 201 frames]
+    static = torch.randn(59 * 20, 201)
+    for width in (3, 9):
+        deltas = Deltas(width, 1, "nearest")
+        kernel = deltas.kernel.float().clone()
+
+        def direct(x=static, k=kernel, half=width // 2):
+            return F.conv1d(F.pad(x[:, None], (half, half), mode="replicate"), k)[:, 0]
+
+        assert torch.allclose(deltas(static), direct(), atol=1e-5)
+        _report(f"deltas width {width}, shifted sums", lambda d=deltas: d(static), direct, repeats)
+    strip = torch.from_numpy(clip)
+    window, hop = 2 * SR, SR
+    with torch.inference_mode():
+        _report(
+            "lfcc bands, 2 s windows, 1 s hop",
+            lambda: lfcc.window_band_energies(strip, window, hop),
+            lambda: lfcc.band_energies(strip.unfold(0, window, hop)),
+            repeats,
+        )
+
+
+def _report(label: str, own: Callable[[], object], direct: Callable[[], object], repeats: int) -> None:
+    t_own, t_direct = best_time(own, repeats), best_time(direct, repeats)
+    ratio = t_direct / t_own
+    verdict = f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"
+    print(f"{label:<34} {t_own:9.4f} {t_direct:9.4f} {verdict:>14}")
 
 
 if __name__ == "__main__":

@@ -264,3 +264,24 @@ def test_html_report_is_one_self_contained_file(media, model_path, tmp_path):
     assert html.count('class="wave"') == 3  # each plot has its waveform envelope
     error_row = json.loads(result.stdout)[3]
     assert escape(error_row["error"].split(": ", 1)[1]) in html
+
+
+def test_threads_option_sets_torch_threads_and_auto_leaves_the_decoder_a_core(media, model_path, monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        result = scan(media["wav"], "--model", model_path, "--format", "json", "--threads", "1")
+        assert result.exit_code == 0, result.output
+        assert torch.get_num_threads() == 1
+        monkeypatch.setattr("os.cpu_count", lambda: 4)
+        assert scan(media["wav"], "--model", model_path, "--format", "json").exit_code == 0
+        assert torch.get_num_threads() == 3
+        assert common.scoring_threads(0) == 3 and common.scoring_threads(2) == 2
+        monkeypatch.setattr("os.cpu_count", lambda: 1)
+        assert common.scoring_threads(0) == 1
+        with pytest.raises(ValueError, match="threads must be >= 0"):
+            common.scoring_threads(-1)
+        assert scan(media["wav"], "--model", model_path, "--threads", "-1").exit_code == 2
+    finally:
+        torch.set_num_threads(before)

@@ -141,3 +141,48 @@ def test_public_api_is_importable_from_the_package_root():
     assert ScanResult.__name__ == "ScanResult" and Thresholds().fake_at_or_above == 0.7
     with pytest.raises(AttributeError):
         unmask.NoSuchThing  # noqa: B018
+
+
+class StripProbe(LoudnessProbe):
+    """Scores strips (runs of overlapping windows) through the base-class reference, and counts them.
+    Its logit depends on where in the window the energy is, so a wrongly assembled strip shows."""
+
+    name = "strip-probe"
+    scores_strips = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.strip_windows: list[int] = []
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        half = wave.shape[-1] // 2
+        return 40 * (wave[..., :half].pow(2).mean(-1).sqrt() - 0.5 * wave[..., half:].abs().mean(-1))
+
+    def score_strip(self, strip: torch.Tensor, hop: int) -> torch.Tensor:
+        logits = super().score_strip(strip, hop)
+        self.strip_windows.append(len(logits))
+        return logits
+
+
+@pytest.mark.parametrize("batch_size", [3, 32])
+def test_strip_scoring_gives_the_window_by_window_results(tmp_path, batch_size):
+    rng = np.random.default_rng(4)
+    lengths = [3.3, 0.6, 5.0, 1.0, 2.45]  # tail windows, a clip shorter than a window, exact fits
+    paths = [
+        save_audio(tmp_path / f"{i}.wav", (voiced(s, rng) * rng.uniform(0.2, 1.0)).astype(np.float32), RATE)
+        for i, s in enumerate(lengths)
+    ]
+    model = StripProbe()
+    strips = Detector(model, Calibrator(), settings=ScanSettings(batch_size=batch_size))
+    plain = Detector(LoudnessProbe(), Calibrator(), settings=ScanSettings(batch_size=batch_size))
+    plain.model.forward = model.forward  # same scores, window by window
+    for a, b in zip(strips.scan_many(paths), plain.scan_many(paths), strict=True):
+        assert a.ok and [w.start_s for w in a.timeline] == [w.start_s for w in b.timeline]
+        np.testing.assert_allclose(
+            [w.fake_probability for w in a.timeline], [w.fake_probability for w in b.timeline], atol=1e-6
+        )
+        assert a.fake_probability == pytest.approx(b.fake_probability, abs=1e-6)
+    assert model.strip_windows and max(model.strip_windows) <= batch_size
+    # the 5 s file alone has 9 regular windows: with room in the batch they go in as one strip
+    assert (max(model.strip_windows) == 9) == (batch_size == 32)
+    assert strips.scan_waveform(voiced(2.2, rng), RATE).ok

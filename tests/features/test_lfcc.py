@@ -98,3 +98,27 @@ def test_deltas_reject_too_short_input_for_interp() -> None:
         Deltas(width=9)(torch.zeros(2, 5))
     with pytest.raises(ValueError, match="odd integer"):
         Deltas(width=4)
+
+
+@pytest.mark.parametrize(
+    ("settings", "window", "hop"),
+    [
+        ({}, 16000, 8000),  # the scan default: 50% overlap
+        ({}, 16000, 16000),  # no overlap
+        ({}, 16000, 1600),  # 90% overlap
+        ({}, 16050, 8000),  # window not a whole number of frame hops
+        ({"pad_mode": "reflect"}, 16000, 8000),
+        ({"pre_emphasis": 0.0, "window": "hann", "win_length": 512}, 16000, 4000),
+        ({}, 16000, 8010),  # hop not a whole number of frame hops: no shared framing (fallback)
+        ({"center": False}, 16000, 8000),  # uncentred frames: fallback
+    ],
+)
+def test_window_band_energies_equal_window_by_window(signal: np.ndarray, settings, window, hop) -> None:
+    lfcc = LFCC(**settings)
+    strip = torch.from_numpy(np.tile(signal, 3)[: 3 * SAMPLE_RATE + 123]).float()
+    reference = lfcc.band_energies(strip.unfold(0, window, hop))
+    shared = lfcc.window_band_energies(strip, window, hop)
+    assert shared.shape == reference.shape
+    torch.testing.assert_close(shared, reference, rtol=2e-5, atol=1e-6)
+    # ... and the LFCC computed from them match the module's own output window by window
+    torch.testing.assert_close(lfcc.cepstra(shared), lfcc(strip.unfold(0, window, hop)), rtol=1e-4, atol=1e-3)

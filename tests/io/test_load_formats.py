@@ -99,3 +99,21 @@ def test_native_rate_passes_samples_through(tmp_path):
     wave = chirp_tone(1.0, 16000)
     path = encode_with_pyav(tmp_path / "n.wav", wave, 16000, "pcm_s16le")
     np.testing.assert_allclose(load_audio(path), wave, atol=1 / 32768)
+
+
+@pytest.mark.parametrize(
+    ("subtype", "suffix"),
+    [("PCM_16", "wav"), ("PCM_24", "flac"), ("PCM_16", "flac"), ("FLOAT", "wav"), ("PCM_32", "wav")],
+)
+def test_mono_at_the_output_rate_decodes_bit_exactly(tmp_path, subtype, suffix):
+    """These skip swresample (a plain int-to-float scaling): the samples equal libsndfile's, and a
+    stereo copy of the same file, which does go through swresample, gives the same samples."""
+    sf = pytest.importorskip("soundfile")
+    wave = np.clip(np.random.default_rng(0).standard_normal(40_000) * 0.3, -1, 1)
+    path = tmp_path / f"mono.{suffix}"
+    sf.write(path, wave, 16000, subtype=subtype)
+    reference, _ = sf.read(path, dtype="float32")
+    np.testing.assert_array_equal(load_audio(path, 16000), reference)
+    stereo = tmp_path / f"stereo.{suffix}"
+    sf.write(stereo, np.stack([wave, wave], axis=1), 16000, subtype=subtype)
+    np.testing.assert_allclose(load_audio(stereo, 16000), reference, atol=1e-7)

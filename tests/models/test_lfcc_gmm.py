@@ -157,3 +157,23 @@ def test_size_description_counts_fitted_values_not_zero_parameters():
     assert gmm.size_description() == "968 fitted values (no trainable parameters)"
     lcnn = build_model("lcnn", {"channels": [4, 4]})
     assert lcnn.size_description() == f"{lcnn.num_parameters():,} parameters"
+
+
+@pytest.mark.parametrize(
+    "settings", [{}, {"normalise_loudness": False}, {"feature_norm": "cmvn"}, {"silence_db": None}]
+)
+def test_score_strip_equals_forward_on_every_window(settings):
+    model = build_model("lfcc-gmm", {**TINY, **settings})
+    model.fit_windows(_crops(2, seed=4), seed=0)
+    rng = np.random.default_rng(11)
+    # Loudness changes from window to window, and a near-silent stretch, so per-window gains differ.
+    parts = [voiced(1.3, rng), 0.05 * buzzy(1.1, rng), 1e-4 * voiced(0.6, rng), buzzy(0.9, rng)]
+    strip = np.concatenate(parts)
+    strip = torch.from_numpy(strip.astype(np.float32))
+    assert model.scores_strips
+    with torch.no_grad():
+        for hop in (RATE // 2, RATE // 4, RATE):
+            reference = model(strip.unfold(0, model.window_samples, hop))
+            torch.testing.assert_close(model.score_strip(strip, hop), reference, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="shorter than one window"):
+        model.score_strip(strip[: RATE // 2], RATE // 2)

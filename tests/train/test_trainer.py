@@ -2,10 +2,12 @@ import json
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from audio_fixtures import RATE, buzzy, voiced, voiced_vs_buzzy_bank
 from unmask.data.manifest import Manifest
+from unmask.errors import UnmaskError
 from unmask.eval.metrics import compute_eer
 from unmask.io import save_audio
 from unmask.models.checkpoint import load_checkpoint
@@ -109,3 +111,44 @@ def test_recipe_errors_are_clear(tmp_path):
         Recipe.from_yaml(tmp_path / "r.yaml")
     with pytest.raises(UnmaskError, match="cannot read"):
         Recipe.from_yaml(tmp_path / "missing.yaml")
+
+
+def _weights(model) -> dict:
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_init_from_starts_fine_tuning_from_a_checkpoints_weights(tmp_path):
+    train = voiced_vs_buzzy_bank(4, seed=1)
+    base = TrainConfig(model_config=TINY_MODEL, epochs=1, steps_per_epoch=3, batch_size=4, threads=1)
+    pretrained = Trainer(base, tmp_path / "pretrained", log=lambda _: None).fit(train)
+    start = _weights(pretrained.model)
+    # A 1e-12 learning rate keeps the weights where they started, so the result shows the starting point.
+    still = TrainConfig(**{**base.__dict__, "lr": 1e-12, "seed": 7, "weight_decay": 0.0})
+    tuned = Trainer(
+        TrainConfig(**{**still.__dict__, "init_from": str(tmp_path / "pretrained" / "best.pt")}),
+        tmp_path / "tuned",
+        log=lambda _: None,
+    ).fit(train)
+    scratch = Trainer(still, tmp_path / "scratch", log=lambda _: None).fit(train)
+    conv = next(k for k in start if k.endswith("weight") and start[k].dim() == 4)
+    assert torch.allclose(tuned.model.state_dict()[conv], start[conv], atol=1e-6)
+    assert not torch.allclose(scratch.model.state_dict()[conv], start[conv], atol=1e-3)
+
+
+def test_init_from_and_resume_mismatches_are_clear_errors(tmp_path):
+    train = voiced_vs_buzzy_bank(3, seed=1)
+    base = TrainConfig(model_config=TINY_MODEL, epochs=1, steps_per_epoch=1, batch_size=4, threads=1)
+    Trainer(base, tmp_path / "small", log=lambda _: None).fit(train)
+    wider = {**TINY_MODEL, "channels": [4, 8]}
+    init = str(tmp_path / "small" / "best.pt")
+    wider_from_init = TrainConfig(**{**base.__dict__, "model_config": wider, "init_from": init})
+    with pytest.raises(UnmaskError, match="do not fit this lcnn configuration") as info:
+        Trainer(wider_from_init, tmp_path / "a").fit(train)
+    assert "best.pt" in str(info.value)
+    with pytest.raises(UnmaskError, match="init_from holds a 'lcnn' model"):
+        Trainer(TrainConfig(**{**base.__dict__, "model": "rawnet2", "model_config": {}, "init_from": init}),
+                tmp_path / "b").fit(train)  # fmt: skip
+    with pytest.raises(UnmaskError, match="state.pt"):  # resuming a run dir made with other weight shapes
+        Trainer(TrainConfig(**{**base.__dict__, "model_config": wider, "epochs": 2}), tmp_path / "small").fit(
+            train
+        )

@@ -52,3 +52,29 @@ def progress(transient: bool = True):
         transient=transient,
         disable=Settings.quiet or not err_console.is_terminal,
     )
+
+
+def scoring_threads(requested: int = 0) -> int:
+    """Torch threads for scanning: ``requested``, or with 0 one fewer than the CPU cores (at least 1).
+
+    The decoder runs in its own thread beside the model; leaving it a core measured faster than giving
+    torch every core on a 2-core machine (benchmarks/bench_scan.py: 1,100-1,300x vs 850-930x real time
+    for the default model), because the two otherwise spin-wait for each other.
+    """
+    import os
+
+    if requested < 0:
+        raise ValueError(f"threads must be >= 0 (0 = automatic), got {requested}")
+    return requested or max(1, (os.cpu_count() or 1) - 1)
+
+
+def use_scoring_threads(requested: int = 0) -> int:
+    """Set torch's intra-op threads to :func:`scoring_threads` and return the number."""
+    import torch
+
+    threads = scoring_threads(requested)
+    torch.set_num_threads(threads)
+    return threads
+
+
+THREADS_HELP = "Torch threads for the model; 0 = one fewer than the CPU cores (the decoder gets one)."

@@ -14,11 +14,13 @@ from unmask.cli.common import (
     EXIT_OK,
     EXIT_SOME_FAILED,
     EXIT_USAGE,
+    THREADS_HELP,
     console,
     error,
     info,
     print_json,
     progress,
+    use_scoring_threads,
 )
 from unmask.errors import UnmaskError
 
@@ -36,6 +38,7 @@ def evaluate(
         0.5, "--threshold", help="fake_probability >= this counts as fake for F1."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics tables as JSON."),
+    threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
 ) -> None:
     """Score a labelled manifest with a model and report metrics, pooled and per group."""
     from unmask.data.manifest import read_manifest
@@ -54,6 +57,7 @@ def evaluate(
         error(f"{manifest}: no column(s) {', '.join(missing)}; columns are {', '.join(parsed.columns)}")
         raise typer.Exit(EXIT_USAGE)
 
+    use_scoring_threads(threads)
     results = _score_manifest(detector, parsed)
     frame = parsed.to_frame(relative_to=out.parent if out else None).reset_index(drop=True)
     frame["fake_probability"] = [r.fake_probability for r in results]

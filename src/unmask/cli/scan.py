@@ -23,12 +23,14 @@ from unmask.cli.common import (
     EXIT_OK,
     EXIT_SOME_FAILED,
     EXIT_USAGE,
+    THREADS_HELP,
     Settings,
     console,
     err_console,
     error,
     info,
     progress,
+    use_scoring_threads,
 )
 from unmask.detect.result import ScanResult, Thresholds
 from unmask.errors import UnmaskError
@@ -240,6 +242,7 @@ def scan(
     real_below: float = typer.Option(0.3, "--real-below", help="Verdict real when fake_probability < P."),
     fake_at: float = typer.Option(0.7, "--fake-at", help="Verdict fake when fake_probability >= P."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Windows scored per model call."),
+    threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
     recursive: bool = typer.Option(True, "--recursive/--no-recursive", help="Descend into sub-folders."),
     max_duration: float | None = typer.Option(
         None, "--max-duration", help="Refuse files longer than S seconds (default: 4 hours)."
@@ -258,6 +261,7 @@ def scan(
     _check_out_path(report, "--report")
     detector = _load_detector(model, thresholds, batch_size, max_duration)
     detector = _apply_windows(detector, window, hop)
+    use_scoring_threads(threads)
 
     inputs = expand_inputs(paths, recursive=recursive)
     if not inputs:

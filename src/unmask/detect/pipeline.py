@@ -8,6 +8,7 @@ verdicts, so one model serves the CLI, the Python API and the HTTP service the s
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -253,7 +254,7 @@ class Detector:
                 finished.append((kind, index, payload))
                 states.setdefault(index, _FileState(path))
             if pending and (len(pending) >= self.settings.batch_size or kind == "done"):
-                logits = self.score_batch([w.samples for _, w in pending])
+                logits = self._score_windows(pending)
                 for (i, _), logit in zip(pending, logits, strict=True):
                     states[i].logits.append(float(logit))
                 pending = []
@@ -281,8 +282,29 @@ class Detector:
             for w in array_windows(np.asarray(wave, dtype=np.float32), self.window_s, self.hop_s, sample_rate)
         ]
         if state.windows:
-            state.logits = list(self.score_batch([w.samples for w in state.windows]))
+            state.logits = list(self._score_windows([(0, w) for w in state.windows]))
         return state
+
+    @torch.inference_mode()
+    def _score_windows(self, windows: list[tuple[int, _Window]]) -> np.ndarray:
+        """Logits of ``(file index, window)`` pairs. For models that score strips, each run of
+        consecutive full windows of one file goes in as one strip (see DetectorModel.score_strip); the
+        rest (single windows, short and shifted tail windows) go in as a batch."""
+        if not self.model.scores_strips:
+            return self.score_batch([w.samples for _, w in windows])
+        logits = np.empty(len(windows))
+        loose: list[int] = []
+        hop = round(self.hop_s * self.model.sample_rate)
+        for run in _strip_runs(windows, self.model.window_samples, hop, self.model.sample_rate):
+            if len(run) == 1:
+                loose.extend(run)
+                continue
+            first = windows[run[0]][1].samples
+            strip = np.concatenate([first] + [windows[i][1].samples[-hop:] for i in run[1:]])
+            logits[run] = self.model.score_strip(torch.from_numpy(strip), hop).double().numpy()
+        if loose:
+            logits[loose] = self.score_batch([windows[i][1].samples for i in loose])
+        return logits
 
     def _file_logit(self, state: _FileState) -> float | None:
         audible = [logit for w, logit in zip(state.windows, state.logits, strict=True) if not w.silent]
@@ -318,8 +340,30 @@ class Detector:
         )
 
     def _is_silent(self, samples: np.ndarray) -> bool:
-        rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
+        # A float32 dot product (BLAS) is exact enough for a dB threshold and ~10x faster than squaring.
+        rms = math.sqrt(max(float(np.dot(samples, samples)), 0.0) / samples.size) if samples.size else 0.0
         return 20 * np.log10(rms + 1e-12) < self.settings.silence_dbfs
+
+
+def _strip_runs(
+    windows: list[tuple[int, _Window]], window: int, hop: int, sample_rate: int
+) -> Iterator[list[int]]:
+    """Positions in ``windows`` grouped into runs of full-length windows of one file, each starting
+    ``hop`` samples after the previous one; anything else is a run of its own."""
+    run: list[int] = []
+    previous: tuple[int, int] | None = None  # (file index, start sample) of the last full window in run
+    for position, (index, win) in enumerate(windows):
+        start = round(win.start_s * sample_rate)
+        full = len(win.samples) == window
+        if run and full and previous == (index, start - hop):
+            run.append(position)
+        else:
+            if run:
+                yield run
+            run = [position]
+        previous = (index, start) if full else None
+    if run:
+        yield run
 
 
 def _tile_to(samples: np.ndarray, length: int) -> np.ndarray:

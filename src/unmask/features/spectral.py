@@ -389,14 +389,13 @@ class Deltas(nn.Module):
         frames = features.shape[-1]
         half = self.width // 2
         flat = features.reshape(-1, 1, frames)
-        kernel = self.kernel.to(features.dtype)
         if self.mode == "interp":
             if frames < self.width:
                 raise ValueError(
                     f"delta mode 'interp' needs at least width={self.width} frames, got {frames}; "
                     "use a shorter width or mode='nearest'"
                 )
-            middle = F.conv1d(flat, kernel)[:, 0]
+            middle = self._correlate(flat[:, 0])
             left = flat[:, 0, : self.width] @ self.left.to(features.dtype).T
             right = flat[:, 0, -self.width :] @ self.right.to(features.dtype).T
             out = torch.cat([left, middle, right], dim=-1)
@@ -405,8 +404,19 @@ class Deltas(nn.Module):
             if pad_mode == "reflect" and frames <= half:
                 raise ValueError(f"delta mode 'mirror' needs more than {half} frames, got {frames}")
             padded = F.pad(flat, (half, half), mode=pad_mode)
-            out = F.conv1d(padded, kernel)[:, 0]
+            out = self._correlate(padded[:, 0])
         return out.reshape(features.shape)
+
+    def _correlate(self, rows: torch.Tensor) -> torch.Tensor:
+        """``conv1d(rows, kernel)`` ("valid") as a sum of shifted rows: with a handful of taps over many
+        single-channel rows this is 2-3x faster than conv1d on CPU (benchmarks/bench_features.py)."""
+        n_out = rows.shape[-1] - self.width + 1
+        taps = self.kernel.reshape(-1).tolist()
+        out = torch.zeros(*rows.shape[:-1], n_out, dtype=rows.dtype, device=rows.device)
+        for offset, tap in enumerate(taps):
+            if tap != 0.0:
+                out.add_(rows[..., offset : offset + n_out], alpha=tap)
+        return out
 
 
 class LFCC(FeatureModule):
@@ -473,13 +483,53 @@ class LFCC(FeatureModule):
         return self.spectrogram.num_frames(n_samples)
 
     def _features(self, waveform: torch.Tensor) -> torch.Tensor:
+        return self.cepstra(self.band_energies(waveform))
+
+    def band_energies(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``[B, T]`` -> linear filterbank energies ``[B, n_filters, frames]`` (before the log).
+
+        Linear in the signal's power: scaling the waveform by ``g`` scales them by ``g**2``.
+        """
         spec = self.spectrogram.linear_spectrogram(waveform)
-        bands = compress(torch.matmul(self.filterbank.to(spec.dtype), spec), self.log, eps=self.eps)
-        static = torch.matmul(self.dct.to(bands.dtype), bands)
+        return torch.matmul(self.filterbank.to(spec.dtype), spec)
+
+    def cepstra(self, bands: torch.Tensor) -> torch.Tensor:
+        """Filterbank energies ``[B, n_filters, frames]`` -> LFCC (+ deltas) ``[B, n_features, frames]``."""
+        static = torch.matmul(self.dct.to(bands.dtype), compress(bands, self.log, eps=self.eps))
         if self.deltas is None:
             return static
         delta = self.deltas(static)
         return torch.cat([static, delta, self.deltas(delta)], dim=-2)
+
+    def window_band_energies(self, strip: torch.Tensor, window: int, hop: int) -> torch.Tensor:
+        """:meth:`band_energies` of every ``window``-sample window of ``strip [T]`` every ``hop`` samples,
+        ``[n, n_filters, frames]``, with each STFT frame computed once instead of once per window.
+
+        The same numbers as ``band_energies(strip.unfold(0, window, hop))`` (to float rounding): a
+        window's frames are the strip's frames at its offset, except the few at each window edge whose
+        FFT span reaches past it (padding, and pre-emphasis of the first sample there); those are
+        recomputed from the window's own edge samples. With 50% overlap this halves the STFT work.
+        """
+        sp = self.spectrogram
+        n_fft, frame_hop = sp.n_fft, sp.hop_length
+        n_windows = 1 + (strip.shape[-1] - window) // hop
+        # Frames whose span [centre - n_fft/2, centre + n_fft/2] touches the window's first sample or
+        # goes past its end; pre-emphasis makes the first sample differ from the strip's.
+        n_left = -(-(n_fft // 2 + 1) // frame_hop)
+        n_frames = sp.num_frames(window)
+        n_right = n_frames - (window - n_fft // 2) // frame_hop
+        tail_frames = n_right + -(-n_fft // frame_hop) + 1  # enough that the tail's own left edge is unused
+        head_len = n_left * frame_hop + n_fft
+        tail_start = (window // frame_hop - tail_frames) * frame_hop
+        if not sp.center or hop % frame_hop or head_len > window or tail_start < 0:
+            return self.band_energies(strip.unfold(-1, window, hop))  # framing cannot be shared
+        bands = self.band_energies(strip.unsqueeze(0))[0]  # [n_filters, all frames]
+        step = hop // frame_hop
+        per_window = bands.unfold(-1, n_frames, step)[:, :n_windows].transpose(0, 1).clone()
+        windows = strip.unfold(-1, window, hop)
+        per_window[..., :n_left] = self.band_energies(windows[:, :head_len])[..., :n_left]
+        per_window[..., n_frames - n_right :] = self.band_energies(windows[:, tail_start:])[..., -n_right:]
+        return per_window
 
 
 def fft_downsample(waveform: torch.Tensor, factor: int) -> torch.Tensor:

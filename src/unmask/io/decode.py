@@ -257,6 +257,14 @@ class _MonoDecoder:
             frame = self._align_after_seek(frame)
             if frame is None:
                 return out
+        scale = _PASSTHROUGH_SCALE.get(frame.format.name)
+        if scale is not None and frame.sample_rate == self.rate and len(frame.layout.channels) == 1:
+            # Already mono at the output rate: swresample would only convert the sample format, which
+            # is this scaling (FFmpeg's int-to-float divides by 2**15 or 2**31); numpy does it ~3x faster.
+            out.extend(self._flush())
+            samples = frame.to_ndarray().reshape(-1)
+            out.append(samples if scale == 1.0 else samples.astype(np.float32) * np.float32(scale))
+            return out
         key = (frame.format.name, frame.layout.name, frame.sample_rate)
         if key != self._resampler_key:
             # Mid-stream format changes happen (mp3 rate switches, AAC channel changes): start a new resampler
@@ -391,6 +399,12 @@ def _drop_head(frame: av.AudioFrame, samples: int) -> av.AudioFrame:
 
 class _NoTimestamps(Exception):
     """Frames after a seek carry no timestamps, so the kept span cannot be placed; decode from the start."""
+
+
+# Sample formats whose conversion to float32 is a plain scaling (packed or planar: one channel either way).
+_PASSTHROUGH_SCALE = {
+    "flt": 1.0, "fltp": 1.0, "s16": 2.0**-15, "s16p": 2.0**-15, "s32": 2.0**-31, "s32p": 2.0**-31,
+}  # fmt: skip
 
 
 def decode_mono(

@@ -43,6 +43,15 @@ class DetectorModel(nn.Module):
     def forward(self, wave: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    # Models that score overlapping windows of one signal faster than window by window set this and
+    # override score_strip; the scan pipeline then hands them runs of consecutive windows as one strip.
+    scores_strips: ClassVar[bool] = False
+
+    def score_strip(self, strip: torch.Tensor, hop: int) -> torch.Tensor:
+        """Logits ``[n]`` of the ``window_samples`` windows of ``strip [T]`` every ``hop`` samples:
+        ``forward`` of ``strip.unfold(0, window_samples, hop)``. Overrides must give the same numbers."""
+        return self(strip.unfold(-1, self.window_samples, hop))
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
@@ -61,6 +70,10 @@ def normalise_loudness(wave: torch.Tensor, target_rms: float = 0.05, eps: float 
     Sources differ more in recording level than real and fake do; normalising inside the model makes
     it blind to level. Near-silent inputs are only scaled up to a bounded gain so noise is not blown up.
     """
+    return wave * loudness_gain(wave, target_rms, eps)
+
+
+def loudness_gain(wave: torch.Tensor, target_rms: float = 0.05, eps: float = 1e-5) -> torch.Tensor:
+    """The ``[B, 1]`` gains :func:`normalise_loudness` applies (at most 100, i.e. +40 dB)."""
     rms = wave.pow(2).mean(dim=-1, keepdim=True).sqrt()
-    gain = (target_rms / rms.clamp_min(eps)).clamp(max=100.0)
-    return wave * gain
+    return (target_rms / rms.clamp_min(eps)).clamp(max=100.0)

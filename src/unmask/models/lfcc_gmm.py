@@ -31,7 +31,7 @@ from sklearn.mixture import GaussianMixture
 
 from unmask.errors import UnmaskError
 from unmask.features import build_feature
-from unmask.models.base import DetectorModel, normalise_loudness
+from unmask.models.base import DetectorModel, loudness_gain, normalise_loudness
 from unmask.models.registry import register
 
 COVARIANCE_TYPES = ("diag", "full")
@@ -84,10 +84,13 @@ class LFCCGMM(DetectorModel):
         """LFCC frames ``[B, frames, D]`` (in ``dtype``) and a mask ``[B, frames]`` of the non-silent ones."""
         if self.config["normalise_loudness"]:
             wave = normalise_loudness(wave)
-        feats = self.frontend(wave).transpose(1, 2).to(dtype)  # [B, frames, D]
+        return self._select_frames(self.frontend(wave).transpose(1, 2).to(dtype))
+
+    def _select_frames(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[B, frames, D]`` features -> (CMVN-normalised if configured) features and the voiced mask."""
         keep = self._voiced(feats[..., 0])
         if self.config["feature_norm"] == "cmvn":
-            weights = keep.unsqueeze(-1).to(dtype)
+            weights = keep.unsqueeze(-1).to(feats.dtype)
             count = weights.sum(dim=1, keepdim=True)
             mean = (feats * weights).sum(dim=1, keepdim=True) / count
             var = ((feats - mean).pow(2) * weights).sum(dim=1, keepdim=True) / count
@@ -146,15 +149,44 @@ class LFCCGMM(DetectorModel):
         return torch.logsumexp(log_gauss + log_w.to(x.dtype), dim=-1)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        self._check_fitted()
+        return self._window_logits(*self.frames(wave, dtype=wave.dtype))
+
+    # Overlapping windows share STFT frames: see score_strip.
+    scores_strips: ClassVar[bool] = True
+
+    def score_strip(self, strip: torch.Tensor, hop: int) -> torch.Tensor:
+        """``forward`` of ``strip.unfold(0, window, hop)``, computing each STFT frame once.
+
+        Loudness normalisation is a per-window gain ``g``, which scales the filterbank energies by
+        ``g**2``; so the energies are computed once over the strip and scaled per window before the log.
+        """
+        self._check_fitted()
+        window = self.window_samples
+        if strip.shape[-1] < window:
+            raise ValueError(f"strip of {strip.shape[-1]} samples is shorter than one window ({window})")
+        bands = self.frontend.window_band_energies(strip, window, hop)  # [n, n_filters, frames]
+        if self.config["normalise_loudness"]:
+            gains = loudness_gain(strip.unfold(-1, window, hop))  # [n, 1]
+            bands = bands * gains.square().unsqueeze(-1)
+        feats = self.frontend.cepstra(bands).transpose(1, 2).to(strip.dtype)
+        return self._window_logits(*self._select_frames(feats))
+
+    def _window_logits(self, feats: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """Mean LLR over each window's voiced frames, ``[B]``."""
+        # Only voiced frames count, so only they are scored (pauses are often a fifth of speech).
+        voiced = keep.reshape(-1)
+        ll = self.frame_log_likelihoods(feats.reshape(-1, feats.shape[-1])[voiced])
+        llr = torch.zeros(voiced.shape[0], dtype=torch.float64)
+        llr[voiced] = (ll[:, FAKE] - ll[:, REAL]).double()
+        weights = keep.double()
+        return ((llr.reshape(keep.shape) * weights).sum(dim=1) / weights.sum(dim=1)).float()
+
+    def _check_fitted(self) -> None:
         if not bool(self.fitted):
             raise UnmaskError(
                 "lfcc-gmm has not been fitted", hint="train it (unmask train, or Trainer.fit) before scoring"
             )
-        feats, keep = self.frames(wave, dtype=wave.dtype)
-        ll = self.frame_log_likelihoods(feats.reshape(-1, feats.shape[-1])).reshape(*feats.shape[:2], 2)
-        llr = (ll[..., FAKE] - ll[..., REAL]).double()
-        weights = keep.double()
-        return ((llr * weights).sum(dim=1) / weights.sum(dim=1)).float()
 
     # -------------------------------------------------------------------------------------- fitting
     @torch.no_grad()

@@ -63,7 +63,10 @@ class Recipe:
         manifests = raw.pop("manifests", None)
         if not manifests:
             raise UnmaskError("recipe has no 'manifests'", path=path)
-        trainer = TrainConfig(**raw.pop("trainer", {}))
+        trainer_settings = dict(raw.pop("trainer", {}))
+        if trainer_settings.get("init_from"):
+            trainer_settings["init_from"] = str(rel(Path(trainer_settings["init_from"]).expanduser()))
+        trainer = TrainConfig(**trainer_settings)
         return cls(
             manifests=[rel(m) for m in manifests],
             out_dir=rel(raw.pop("out_dir", "runs/" + path.stem)),

@@ -59,6 +59,10 @@ class TrainConfig:
     class_weights: str | list[float] | None = None  # weighted-bce: [w_real, w_fake], "asvspoof", "balanced"
     loss_kwargs: dict[str, Any] = field(default_factory=dict)  # ocsoftmax: m_real, m_fake, alpha
     fit_crops: int = 2048  # models fitted without gradients (lfcc-gmm): crops drawn to fit them
+    # Fine-tuning: a checkpoint (.pt) of the same detector whose weights start the training, e.g. the
+    # official AASIST-L imported with `unmask import-model`. Its model_config may differ in settings
+    # that do not change weight shapes (window_s).
+    init_from: str | None = None
 
 
 @dataclass
@@ -82,6 +86,29 @@ def file_logits(model: DetectorModel, bank: ClipBank, batch_size: int = 32) -> n
     model.eval()
     logits = [detector.waveform_logit(wave, model.sample_rate) for wave in bank.waves]
     return np.asarray([0.0 if v is None else v for v in logits])
+
+
+def _load_weights(model: DetectorModel, weights: dict[str, torch.Tensor], source: Path, hint: str) -> None:
+    """``model.load_state_dict`` with an error naming the file and the mismatch instead of a bare one."""
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        first_line = str(exc).strip().splitlines()[0]
+        raise UnmaskError(
+            f"weights do not fit this {model.name} configuration ({first_line} ...)", path=source, hint=hint
+        ) from exc
+
+
+def initialise_from(model: DetectorModel, path: Path) -> None:
+    """Copy the weights of the checkpoint at ``path`` into ``model`` (same detector, same weight shapes)."""
+    source = load_checkpoint(path).model
+    if source.name != model.name:
+        raise UnmaskError(
+            f"init_from holds a {source.name!r} model but this run trains {model.name!r}",
+            path=path,
+            hint="point init_from at a checkpoint of the same detector",
+        )
+    _load_weights(model, source.state_dict(), path, "use the model_config the checkpoint was made with")
 
 
 class Trainer:
@@ -118,8 +145,16 @@ class Trainer:
             raise UnmaskError(f"unknown detector {cfg.model!r}", hint=f"available: {', '.join(models)}")
         model_config = model_config_for_loss(cfg.loss, models[cfg.model], cfg.model_config)
         model = build_model(cfg.model, model_config)
+        estimated = callable(getattr(model, FIT_METHOD, None))
+        if cfg.init_from:
+            if estimated:
+                raise UnmaskError(
+                    f"{cfg.model!r} is fitted from scratch by estimation; init_from would be ignored",
+                    hint="leave init_from unset for this model",
+                )
+            initialise_from(model, Path(cfg.init_from))
         batches = BalancedBatches(train, cfg.batch_size, model.window_samples, cfg.seed, augment)
-        if callable(getattr(model, FIT_METHOD, None)):
+        if estimated:
             self._fit_by_estimation(model, batches, val, resume, card)
         else:
             self._fit_by_gradient(model, batches, train, val, resume, card)
@@ -151,7 +186,7 @@ class Trainer:
 
         if resume and self.state_path.exists():
             state = torch.load(self.state_path, map_location="cpu", weights_only=False)
-            model.load_state_dict(state["model"])
+            _load_weights(model, state["model"], self.state_path, "delete it, or train into a new out_dir")
             optimiser.load_state_dict(state["optimiser"])
             scheduler.load_state_dict(state["scheduler"])
             batches.rng.bit_generator.state = state["batch_rng"]
