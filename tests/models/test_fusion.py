@@ -7,34 +7,21 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from transformers import AutoModel, Wav2Vec2Config
 
 from audio_fixtures import RATE, buzzy, voiced
+from ssl_fixtures import tiny_ssl_dir
 from unmask.detect.pipeline import Detector
 from unmask.models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from unmask.models.fusion import TwoViews, time_encoding
 from unmask.train.data import ClipBank
 from unmask.train.trainer import TrainConfig, Trainer
 
-TINY_W2V = dict(
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    intermediate_size=64,
-    conv_dim=(16, 16, 16),
-    conv_kernel=(10, 8, 4),
-    conv_stride=(5, 8, 8),
-    num_conv_pos_embeddings=16,
-    num_conv_pos_embedding_groups=2,
-)
 SMALL = {"window_s": 1.0, "spectral_channels": [4, 8], "d_model": 16, "heads": 2}
 
 
 @pytest.fixture
 def ssl_dir(tmp_path):
-    torch.manual_seed(0)
-    AutoModel.from_config(Wav2Vec2Config(**TINY_W2V)).save_pretrained(tmp_path / "w2v")
-    return tmp_path / "w2v"
+    return tiny_ssl_dir(tmp_path / "w2v")
 
 
 def batch(n: int = 2) -> torch.Tensor:

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import AutoModel, HubertConfig, Wav2Vec2Config, Wav2Vec2FeatureExtractor, WavLMConfig
+from transformers import AutoModel, Wav2Vec2Config, Wav2Vec2FeatureExtractor
 
 from audio_fixtures import RATE, buzzy, voiced
+from ssl_fixtures import TINY_SSL, tiny_ssl_dir
 from unmask.detect.pipeline import Detector
 from unmask.errors import UnmaskError
 from unmask.models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -27,19 +28,6 @@ from unmask.models.ssl import SSLDetector
 from unmask.train.data import ClipBank
 from unmask.train.trainer import TrainConfig, Trainer
 
-# Real conv strides (5 * 8 * 8 = 320 samples, 50 frames/s), tiny widths.
-TINY = dict(
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    intermediate_size=64,
-    conv_dim=(16, 16, 16),
-    conv_kernel=(10, 8, 4),
-    conv_stride=(5, 8, 8),
-    num_conv_pos_embeddings=16,
-    num_conv_pos_embedding_groups=2,
-)
-CONFIGS = {"wav2vec2": Wav2Vec2Config, "hubert": HubertConfig, "wavlm": WavLMConfig}
 # A small AASIST back-end: same modules as the default, fewer channels, so CPU tests stay fast.
 TINY_AASIST = {
     "backend": "aasist",
@@ -47,12 +35,6 @@ TINY_AASIST = {
     "aasist_filts": [[1, 8], [8, 8]],
     "aasist_gat_dims": [8, 8],
 }
-
-
-def tiny_ssl_dir(path, kind: str = "wav2vec2", seed: int = 0, **overrides):
-    torch.manual_seed(seed)
-    AutoModel.from_config(CONFIGS[kind](**{**TINY, **overrides})).save_pretrained(path)
-    return path
 
 
 def clip_bank(n_per_class: int, seed: int) -> ClipBank:
@@ -194,7 +176,7 @@ def test_missing_or_unsupported_directory_gives_a_clear_error(tmp_path):
         SSLDetector({"ssl_path": str(tmp_path / "bert")})
 
     (tmp_path / "no-weights").mkdir()
-    Wav2Vec2Config(**TINY).save_pretrained(tmp_path / "no-weights")
+    Wav2Vec2Config(**TINY_SSL).save_pretrained(tmp_path / "no-weights")
     with pytest.raises(UnmaskError, match="cannot load the SSL model"):
         SSLDetector({"ssl_path": str(tmp_path / "no-weights")})
 

@@ -196,10 +196,7 @@ def _per_group(metrics: pd.DataFrame, out: Path) -> Section:
         fig, ax = plt.subplots(figsize=(8, 0.35 * len(eer) * max(1, len(eer.columns) / 2) + 1.2))
         (eer * 100).plot.barh(ax=ax, width=0.8)
         ax.invert_yaxis()
-        ax.set_xlabel("EER (%)")
-        ax.set_ylabel(grouping)
-        ax.grid(axis="x", alpha=0.3)
-        ax.legend(fontsize=8, loc="best")
+        _label_axes(ax, "EER (%)", grouping, grid_axis="x")
         section.blocks.append(
             Figure(_save(fig, out / f"eer-by-{split_slug(grouping)}.png"), f"EER by {grouping} (clean)")
         )
@@ -214,12 +211,11 @@ def _det_curves(scores: pd.DataFrame, out: Path) -> Section:
     )
     if scores.empty:
         return section
-    import matplotlib.pyplot as plt
 
     scored = scores[scores["fake_probability"].notna()]
     limits = probit([DET_TICKS[0], DET_TICKS[-1]])
     for split, rows in scored.groupby("split", sort=True):
-        fig, ax = plt.subplots(figsize=(5.5, 5.5))
+        fig, ax = _square_figure()
         for detector, clips in rows.groupby("detector", sort=True):
             if clips["label"].nunique() < 2:
                 continue
@@ -239,11 +235,7 @@ def _det_curves(scores: pd.DataFrame, out: Path) -> Section:
         ax.set_xlim(*limits)
         ax.set_ylim(*limits)
         ax.plot(limits, limits, color="0.8", lw=0.8, zorder=0)
-        ax.set_xlabel("false alarm rate (%)")
-        ax.set_ylabel("miss rate (%)")
-        ax.set_title(f"DET: {split}", fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        _label_axes(ax, "false alarm rate (%)", "miss rate (%)", title=f"DET: {split}")
         section.blocks.append(
             Figure(_save(fig, out / f"det-{split_slug(split)}.png"), f"DET curves, {split}")
         )
@@ -326,11 +318,10 @@ def _calibration(scores: pd.DataFrame, out: Path) -> Section:
     )
     if scores.empty:
         return section
-    import matplotlib.pyplot as plt
 
     scored = scores[scores["fake_probability"].notna()]
     for split, rows in scored.groupby("split", sort=True):
-        fig, ax = plt.subplots(figsize=(5.5, 5.5))
+        fig, ax = _square_figure()
         ax.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls="--")
         for detector, clips in rows.groupby("detector", sort=True):
             diagram = reliability_diagram(clips["fake_probability"], clips["label"])
@@ -350,11 +341,10 @@ def _calibration(scores: pd.DataFrame, out: Path) -> Section:
             )
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
-        ax.set_xlabel("mean predicted fake_probability")
-        ax.set_ylabel("observed fraction of fakes")
-        ax.set_title(f"Reliability: {split}", fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left")
+        _label_axes(
+            ax, "mean predicted fake_probability", "observed fraction of fakes",
+            title=f"Reliability: {split}", legend_loc="upper left",
+        )  # fmt: skip
         section.blocks.append(
             Figure(_save(fig, out / f"calibration-{split_slug(split)}.png"), f"Reliability diagram, {split}")
         )
@@ -372,6 +362,31 @@ def _failures(cells: pd.DataFrame) -> Section | None:
         "Cells not done, or with clips that could not be scored (those clips are left out of the metrics).",
         [Table(table)],
     )
+
+
+def _square_figure() -> tuple[Any, Any]:
+    """The figure and axes of a square plot (DET, reliability): equal scales on both axes."""
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(5.5, 5.5))
+
+
+def _label_axes(
+    ax: Any,
+    xlabel: str,
+    ylabel: str,
+    *,
+    title: str | None = None,
+    grid_axis: str = "both",
+    legend_loc: str = "best",
+) -> None:
+    """The finish every report plot shares: axis labels, optional title, light grid, small legend."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(axis=grid_axis, alpha=0.3)
+    ax.legend(fontsize=8, loc=legend_loc)
 
 
 def _save(fig: Any, path: Path, tight: bool = True) -> Path:

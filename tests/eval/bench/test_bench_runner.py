@@ -203,3 +203,22 @@ def test_cli_bench_exit_codes_and_parallel_workers(tmp_path: Path, corpus: Path,
     )
     bad = runner.invoke(app, ["bench", str(tmp_path / "none.yaml")])
     assert bad.exit_code == 2 and "cannot read bench config" in " ".join(bad.output.split())
+
+
+def test_the_fingerprint_follows_manifest_and_model_file_contents(tmp_path: Path, corpus: Path, make_config):
+    checkpoint = tmp_path / "model.pt"
+    checkpoint.write_bytes(b"version 1")
+    manifest = tmp_path / "manifest.csv"  # a copy: the corpus fixture is shared by the session
+    manifest.write_text(corpus.read_text())
+    detectors = [{"name": "m", "model": str(checkpoint)}]
+    path = make_config(tmp_path, manifest, corruptions=[], detectors=detectors)
+    before = load_config(path).fingerprint()
+    assert load_config(path).fingerprint() == before  # stable
+    digests = load_config(path).file_digests()
+    assert digests["detector:m"] is not None and digests["dataset:tiny"] is not None
+    checkpoint.write_bytes(b"version 2")  # retrained in place
+    after_model = load_config(path).fingerprint()
+    assert after_model != before
+    assert load_config(path).datasets["tiny"].manifest == manifest
+    manifest.write_text(manifest.read_text() + "\n")  # the manifest edited in place
+    assert load_config(path).fingerprint() != after_model

@@ -104,12 +104,43 @@ class BenchConfig:
 
     def fingerprint(self) -> str:
         """A hash of everything that decides the results (not where they go): a run resumes only
-        with the same fingerprint, so finished cells are never mixed with cells of another config."""
+        with the same fingerprint, so finished cells are never mixed with cells of another config.
+
+        Besides the settings it covers the *contents* of the manifests and model files, so editing a
+        manifest or retraining a checkpoint in place starts a new run instead of mixing old and new
+        cells. The clips themselves are not hashed (that would mean reading the whole corpus).
+        """
         payload = asdict(self)
         payload.pop("out_dir", None)
         payload.pop("source", None)
+        payload["file_digests"] = self.file_digests()
         text = json.dumps(payload, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def file_digests(self) -> dict[str, str | None]:
+        """SHA-256 of each manifest and model file the config names (None where it does not exist)."""
+        from unmask.detect.pipeline import BUNDLED_MODELS, bundled_model_path
+
+        files = {f"dataset:{name}": spec.manifest for name, spec in self.datasets.items()}
+        for detector in self.detectors:
+            if detector.model is not None:
+                model = detector.model
+                path = bundled_model_path(model) if model in BUNDLED_MODELS else Path(model)
+                files[f"detector:{detector.name}"] = path
+            for role, value in (detector.import_ or {}).items():
+                if role in ("weights", "conf"):
+                    files[f"detector:{detector.name}:{role}"] = Path(value)
+        return {label: _sha256(path) for label, path in sorted(files.items())}
+
+
+def _sha256(path: Path) -> str | None:
+    if not path.is_file():
+        return None  # reported when the cell runs; a missing file still fingerprints consistently
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def load_config(path: str | Path) -> BenchConfig:
