@@ -15,11 +15,13 @@ formants, fricative noise bursts and pauses) as 60 s, 16 kHz FLAC files, then ti
 
 Each model runs in a fresh subprocess so the peak RSS (``resource.getrusage``) is its own. Decoding is
 included in the wall time (it overlaps with scoring in a background thread, as in ``unmask scan``).
-Threads: the default model runs with ``unmask scan``'s policy (``--threads 0``: one fewer than the
-cores, leaving the decoder one); AASIST with ``--aasist-threads`` (2: its faster setting here, so the
-ratio is not flattered by starving it).
-Reported: audio seconds, wall seconds, real-time factor (audio s / wall s), peak RSS, and the ratio of
-the two real-time factors (> 1: the default model is faster than AASIST).
+Both workers set up the process as the ``unmask`` command does (``unmask._runtime.keep_freed_memory``;
+``UNMASK_MALLOC_TUNING=0`` measures without it). Threads: the default model runs with ``unmask scan``'s
+policy (``--threads 0``: one fewer than the cores, leaving the decoder one); AASIST with
+``--aasist-threads`` (2: its faster setting here, so the ratio is not flattered by starving it).
+After one warm-up file, the whole set is scanned --repeats times (--aasist-repeats for AASIST); the wall
+time is the median pass. Reported: audio seconds, wall seconds, real-time factor (audio s / wall s), peak
+RSS, and the ratio of the two real-time factors (> 1: the default model is faster than AASIST).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -105,18 +108,23 @@ def build_detector(which: str, batch_size: int):
     return detector, f"{trainer['model']} from recipes/default/recipe.yaml, random init, hop = window / 2"
 
 
-def run_worker(which: str, audio_dir: Path, batch_size: int, threads: int) -> None:
+def run_worker(which: str, audio_dir: Path, batch_size: int, threads: int, repeats: int) -> None:
+    from unmask._runtime import keep_freed_memory
     from unmask.cli.common import use_scoring_threads
 
+    keep_freed_memory()  # as the unmask command does, for both models
     threads = use_scoring_threads(threads)
     from unmask.io import probe_audio
 
     paths = sorted(audio_dir.glob("*.flac"))
     detector, description = build_detector(which, batch_size)
     rss_before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    start = time.perf_counter()
-    results = list(detector.scan_many(paths))
-    wall = time.perf_counter() - start
+    list(detector.scan_many(paths[:1]))  # warm-up: lazy initialisation, first allocations
+    walls = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        results = list(detector.scan_many(paths))
+        walls.append(time.perf_counter() - start)
     failed = [r.path for r in results if r.verdict == "error"]
     if failed:
         raise SystemExit(f"{which}: scan failed for {failed}")
@@ -131,7 +139,8 @@ def run_worker(which: str, audio_dir: Path, batch_size: int, threads: int) -> No
                 "hop_s": detector.hop_s,
                 "windows": sum(len(r.timeline) for r in results),
                 "audio_s": sum(probe_audio(p).duration_s for p in paths),
-                "wall_s": wall,
+                "wall_s": statistics.median(walls),
+                "wall_s_all": walls,
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "rss_before_scan_mb": rss_before_mb,
             }
@@ -140,9 +149,9 @@ def run_worker(which: str, audio_dir: Path, batch_size: int, threads: int) -> No
 
 
 # ------------------------------------------------------------------------------------------ parent
-def measure(which: str, audio_dir: Path, batch_size: int, threads: int) -> dict:
+def measure(which: str, audio_dir: Path, batch_size: int, threads: int, repeats: int) -> dict:
     cmd = [sys.executable, __file__, "--worker", which, "--audio-dir", str(audio_dir)]
-    cmd += ["--batch-size", str(batch_size), "--threads", str(threads)]
+    cmd += ["--batch-size", str(batch_size), "--threads", str(threads), "--repeats", str(repeats)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -157,6 +166,8 @@ def main() -> None:
         "--threads", type=int, default=0, help="torch threads, default model (0: as unmask scan: cores - 1)"
     )
     parser.add_argument("--aasist-threads", type=int, default=2, help="torch threads for AASIST")
+    parser.add_argument("--repeats", type=int, default=5, help="timed passes, default model (median)")
+    parser.add_argument("--aasist-repeats", type=int, default=1, help="timed passes, AASIST (median)")
     parser.add_argument("--audio-dir", type=Path, help="reuse/keep the generated audio here")
     parser.add_argument(
         "--models", default="default,aasist", help="comma-separated subset of default,aasist (ratio: both)"
@@ -164,7 +175,7 @@ def main() -> None:
     parser.add_argument("--worker", choices=["default", "aasist"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        run_worker(args.worker, args.audio_dir, args.batch_size, args.threads)
+        run_worker(args.worker, args.audio_dir, args.batch_size, args.threads, args.repeats)
         return
 
     with tempfile.TemporaryDirectory(prefix="bench_scan_") as tmp:
@@ -179,7 +190,10 @@ def main() -> None:
         if not models or set(models) - {"default", "aasist"}:
             parser.error(f"--models: choose from default,aasist, got {args.models!r}")
         threads = {"default": args.threads, "aasist": args.aasist_threads}
-        rows = [measure(which, audio_dir, args.batch_size, threads[which]) for which in models]
+        repeats = {"default": args.repeats, "aasist": args.aasist_repeats}
+        rows = [
+            measure(which, audio_dir, args.batch_size, threads[which], repeats[which]) for which in models
+        ]
 
     header = (
         f"{'model':<8} {'threads':>7} {'windows':>7} {'audio s':>8} {'wall s':>8} {'RT x':>7} {'peak RSS':>9}"
@@ -190,7 +204,8 @@ def main() -> None:
         print(
             f"{row['model']:<8} {row['threads']:>7} {row['windows']:>7} {row['audio_s']:>8.1f} "
             f"{row['wall_s']:>8.2f} {row['rt_factor']:>7.1f} {row['peak_rss_mb']:>6.0f} MB"
-            f"   ({row['description']}; RSS before scan {row['rss_before_scan_mb']:.0f} MB)"
+            f"   ({row['description']}; RSS before scan {row['rss_before_scan_mb']:.0f} MB;"
+            f" passes: {', '.join(f'{w:.2f}' for w in row['wall_s_all'])} s)"
         )
     if len(rows) < 2:
         return

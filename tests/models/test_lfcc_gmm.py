@@ -177,3 +177,19 @@ def test_score_strip_equals_forward_on_every_window(settings):
             torch.testing.assert_close(model.score_strip(strip, hop), reference, rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="shorter than one window"):
         model.score_strip(strip[: RATE // 2], RATE // 2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_fast_logsumexp_equals_torch_including_far_terms_and_infinities(dtype):
+    from unmask.models.lfcc_gmm import logsumexp
+
+    rng = np.random.default_rng(0)
+    # Mixture-like rows: log-densities spread over hundreds of nats (the far ones underflow to denormals).
+    x = torch.from_numpy(rng.normal(-300, 150, size=(500, 2, 64))).to(dtype)
+    torch.testing.assert_close(logsumexp(x), torch.logsumexp(x, dim=-1), rtol=0, atol=0)
+    close = torch.from_numpy(rng.normal(0, 1, size=(50, 8))).to(dtype)  # every term counts
+    torch.testing.assert_close(logsumexp(close), torch.logsumexp(close, dim=-1))
+    inf = float("inf")
+    special = torch.tensor([[-inf, -inf], [inf, 0.0], [float("nan"), 0.0], [-inf, 2.0]], dtype=dtype)
+    expected = torch.logsumexp(special, dim=-1)
+    torch.testing.assert_close(logsumexp(special), expected, equal_nan=True)

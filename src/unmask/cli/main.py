@@ -7,6 +7,7 @@ import platform
 import typer
 
 from unmask import __version__
+from unmask._runtime import keep_freed_memory
 from unmask.cli.common import Settings, print_json
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ def root(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print results and errors."),
 ) -> None:
     Settings.quiet = quiet
+    keep_freed_memory()  # every unmask command is a batch job: reuse freed memory (see unmask._runtime)
 
 
 @app.command()

@@ -287,7 +287,9 @@ class _MonoDecoder:
         time_base = frame.time_base or self.source.stream.time_base
         if frame.pts is None or time_base is None:
             return None
-        return float(frame.pts * time_base) - self.source.origin_s
+        # int * numerator / denominator: Python's int division rounds correctly, so this equals
+        # float(pts * time_base) without building a Fraction for every frame.
+        return frame.pts * time_base.numerator / time_base.denominator - self.source.origin_s
 
     def _align_after_seek(self, frame: av.AudioFrame) -> av.AudioFrame | None:
         """Place the first frame after a seek on the output timeline, exactly.
@@ -327,7 +329,7 @@ class _MonoDecoder:
             hi = len(block) if self.end is None else min(len(block), self.end - begin)
             if hi <= lo:
                 continue
-            kept = self._clean(block[lo:hi])
+            kept = self._clean(block if (lo, hi) == (0, len(block)) else block[lo:hi])
             self.kept += len(kept)
             if self.max_kept is not None and self.kept > self.max_kept:
                 raise MediaError(
@@ -338,12 +340,17 @@ class _MonoDecoder:
             yield kept
 
     def _clean(self, block: np.ndarray) -> np.ndarray:
-        finite = np.isfinite(block)
-        if not finite.all():
-            self.damage.non_finite += int(block.size - finite.sum())
-            self._maybe_raise()
-            block = np.where(finite, block, 0.0)
+        # One reduction instead of a mask per block: a NaN or inf anywhere makes the sum non-finite
+        # (so does an overflow, which the exact check below then finds harmless).
+        if not np.isfinite(block.sum(dtype=np.float64)):
+            finite = np.isfinite(block)
+            if not finite.all():
+                self.damage.non_finite += int(block.size - finite.sum())
+                self._maybe_raise()
+                block = np.where(finite, block, 0.0)
         # Lossy decoders overshoot full scale a little; the contract is [-1, 1].
+        if block.dtype == np.float32 and block.flags.writeable and block.flags.owndata:
+            return np.clip(block, -1.0, 1.0, out=block)
         return np.clip(block, -1.0, 1.0, dtype=np.float32)
 
     def _count_bad_packet(self) -> None:

@@ -39,6 +39,24 @@ REAL, FAKE = 0, 1  # row of each class's model in the stacked buffers (also the 
 _COMPONENT_CHUNK = 64  # full covariance: components scored at a time, to bound memory
 
 
+# Terms more than this many nats below a row's largest are raised to it before exponentiating.
+_LSE_FLOOR = -80.0
+
+
+def logsumexp(x: torch.Tensor) -> torch.Tensor:
+    """``torch.logsumexp(x, dim=-1)``, 9x faster on CPU for mixture scores (benchmarks/bench_features.py).
+
+    Component log-densities of a frame span hundreds of nats, and ``exp`` of the far ones gives denormal
+    floats, which x86 handles ~10x slower. Terms more than 80 nats below the row's largest are raised to
+    ``exp(-80)`` first: each is < 2e-35 of the sum either way, invisible in float32 and float64 alike.
+    """
+    peak = x.amax(dim=-1, keepdim=True)
+    finite = torch.isfinite(peak)
+    shift = torch.where(finite, peak, torch.zeros_like(peak))
+    out = (x - shift).clamp_(min=_LSE_FLOOR).exp_().sum(dim=-1).log_() + shift.squeeze(-1)
+    return torch.where(finite.squeeze(-1), out, peak.squeeze(-1))  # all -inf -> -inf, inf/nan propagate
+
+
 @register
 class LFCCGMM(DetectorModel):
     """Bona fide and spoof GMMs over LFCC(+deltas) frames; logit = mean per-frame log-likelihood ratio."""
@@ -132,7 +150,7 @@ class LFCCGMM(DetectorModel):
             + self.log_weights
         ).reshape(2 * k)
         log_gauss = torch.cat([x * x, x], dim=-1) @ weights.T.to(x.dtype) + const.to(x.dtype)
-        return torch.logsumexp(log_gauss.reshape(-1, 2, k), dim=-1)
+        return logsumexp(log_gauss.reshape(-1, 2, k))
 
     def _gmm_log_likelihood(self, x: torch.Tensor, cls: int) -> torch.Tensor:
         """Full-covariance GMM of class ``cls``, components in chunks to bound the ``[N, K, D]`` memory."""
@@ -146,7 +164,7 @@ class LFCCGMM(DetectorModel):
         mahalanobis = torch.cat(parts, dim=1)
         log_det = chol.diagonal(dim1=-2, dim2=-1).log().sum(dim=-1).to(x.dtype)
         log_gauss = -0.5 * (d * math.log(2 * math.pi) + mahalanobis) + log_det
-        return torch.logsumexp(log_gauss + log_w.to(x.dtype), dim=-1)
+        return logsumexp(log_gauss + log_w.to(x.dtype))
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         self._check_fitted()
