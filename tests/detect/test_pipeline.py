@@ -186,3 +186,23 @@ def test_strip_scoring_gives_the_window_by_window_results(tmp_path, batch_size):
     # the 5 s file alone has 9 regular windows: with room in the batch they go in as one strip
     assert (max(model.strip_windows) == 9) == (batch_size == 32)
     assert strips.scan_waveform(voiced(2.2, rng), RATE).ok
+
+
+def test_a_long_file_is_not_held_in_memory_while_it_is_scanned(tmp_path, probe):
+    """Scored windows are let go: a 10-minute file's windows (1,199 x 64 kB = 77 MB if kept) must not
+    accumulate; what stays is a few batches in flight and the timeline."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "long.wav"
+    wave = np.concatenate([voiced(10.0, rng) for _ in range(60)])
+    save_audio(path, wave, RATE)
+    del wave
+    tracemalloc.start()
+    try:
+        result = probe.scan(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.ok and len(result.timeline) == 1199
+    assert peak < 25 * 2**20, f"peak traced memory {peak / 2**20:.0f} MB while scanning a 10-minute file"

@@ -58,7 +58,7 @@ class ScanSettings:
 class _Window:
     start_s: float
     end_s: float
-    samples: np.ndarray
+    samples: np.ndarray | None  # released once scored, so a long file is held a few batches at a time
     silent: bool
 
 
@@ -255,8 +255,9 @@ class Detector:
                 states.setdefault(index, _FileState(path))
             if pending and (len(pending) >= self.settings.batch_size or kind == "done"):
                 logits = self._score_windows(pending)
-                for (i, _), logit in zip(pending, logits, strict=True):
+                for (i, window), logit in zip(pending, logits, strict=True):
                     states[i].logits.append(float(logit))
+                    window.samples = None
                 pending = []
             if not pending:  # every window before each marker is scored: those files are complete
                 for marker_kind, i, info in finished:
