@@ -11,7 +11,7 @@ from unmask.data.manifest import Manifest
 from unmask.errors import UnmaskError
 from unmask.eval.metrics import compute_eer
 from unmask.io import save_audio
-from unmask.models.checkpoint import load_checkpoint
+from unmask.models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from unmask.models.lfcc_gmm import FAKE, REAL
 from unmask.models.registry import build_model
 from unmask.train.recipe import Recipe, run_recipe
@@ -193,3 +193,34 @@ def test_fast_logsumexp_equals_torch_including_far_terms_and_infinities(dtype):
     special = torch.tensor([[-inf, -inf], [inf, 0.0], [float("nan"), 0.0], [-inf, 2.0]], dtype=dtype)
     expected = torch.logsumexp(special, dim=-1)
     torch.testing.assert_close(logsumexp(special), expected, equal_nan=True)
+
+
+def test_an_ensemble_fits_members_on_their_own_batches_and_averages_their_llrs(tmp_path):
+    model = build_model("lfcc-gmm", {**TINY, "ensemble": 3})
+    batches = list(_crops(6, seed=5))
+    report = model.fit_windows(iter(batches), seed=0)
+    assert len(report["members"]) == 3 and model.means.shape[0] == 6
+    assert report["real"]["frames"] == sum(m["real"]["frames"] for m in report["members"])
+    # Member m is the single model fitted on batches m, m + 3 with EM seed m, exactly.
+    rng = np.random.default_rng(9)
+    clip = torch.from_numpy(np.stack([voiced(1.0, rng), buzzy(1.0, rng)]))
+    feats, _ = model.frames(clip)
+    flat = feats.reshape(-1, feats.shape[-1])
+    member_lls = []
+    for m in range(3):
+        single = build_model("lfcc-gmm", TINY)
+        single.fit_windows(iter(batches[m::3]), seed=m)
+        torch.testing.assert_close(single.means, model.means[2 * m : 2 * m + 2])
+        member_lls.append(single.frame_log_likelihoods(flat))
+    torch.testing.assert_close(model.frame_log_likelihoods(flat), torch.stack(member_lls).mean(0))
+    with torch.no_grad():
+        assert model(clip)[0] < 0 < model(clip)[1]
+        strip = torch.cat([clip[0], clip[1]])
+        reference = model(strip.unfold(0, model.window_samples, RATE // 2))
+        torch.testing.assert_close(model.score_strip(strip, RATE // 2), reference, rtol=1e-4, atol=1e-4)
+    save_checkpoint(tmp_path / "ens.pt", Checkpoint(model))
+    torch.testing.assert_close(load_checkpoint(tmp_path / "ens.pt").model(clip), model(clip))
+    with pytest.raises(UnmaskError, match="2 batches for an ensemble of 3"):
+        build_model("lfcc-gmm", {**TINY, "ensemble": 3}).fit_windows(_crops(2, seed=1))
+    with pytest.raises(ValueError, match="ensemble must be >= 1"):
+        build_model("lfcc-gmm", {**TINY, "ensemble": 0})

@@ -75,6 +75,9 @@ class LFCCGMM(DetectorModel):
         "silence_db": 40.0,  # frames this far below the window's loudest are ignored; None keeps all
         "normalise_loudness": True,
         "feature_norm": "none",  # "none" (baseline) or "cmvn" (per window, over its voiced frames)
+        # Members: independent real/fake GMM pairs, each fitted on its own share of the crops (every
+        # ensemble-th batch) from its own initialisation; the logit is the mean of their LLRs.
+        "ensemble": 1,
     }
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
@@ -87,12 +90,15 @@ class LFCCGMM(DetectorModel):
         if cfg["feature_norm"] not in ("none", "cmvn"):
             raise ValueError(f"lfcc-gmm: feature_norm {cfg['feature_norm']!r}; choose 'none' or 'cmvn'")
         self.frontend = build_feature("lfcc", sample_rate=cfg["sample_rate"], **cfg["feature_kwargs"])
-        k, d = int(cfg["n_components"]), int(self.frontend.n_features)
-        chol_shape = (2, k, d) if cfg["covariance_type"] == "diag" else (2, k, d, d)
+        if int(cfg["ensemble"]) < 1:
+            raise ValueError(f"lfcc-gmm: ensemble must be >= 1, got {cfg['ensemble']!r}")
+        # One row per (member, class): row 2 * member + class, so a single model is rows REAL, FAKE.
+        rows, k, d = 2 * int(cfg["ensemble"]), int(cfg["n_components"]), int(self.frontend.n_features)
+        chol_shape = (rows, k, d) if cfg["covariance_type"] == "diag" else (rows, k, d, d)
         # float64: the quadratic forms of 60-dim frames lose digits in float32; sklearn fits in float64.
-        self.register_buffer("means", torch.zeros(2, k, d, dtype=torch.float64))
+        self.register_buffer("means", torch.zeros(rows, k, d, dtype=torch.float64))
         self.register_buffer("precisions_cholesky", torch.ones(chol_shape, dtype=torch.float64))
-        self.register_buffer("log_weights", torch.full((2, k), -math.log(k), dtype=torch.float64))
+        self.register_buffer("log_weights", torch.full((rows, k), -math.log(k), dtype=torch.float64))
         self.register_buffer("fitted", torch.tensor(False))
 
     # ------------------------------------------------------------------------------------- features
@@ -129,32 +135,36 @@ class LFCCGMM(DetectorModel):
     # -------------------------------------------------------------------------------------- scoring
     def frame_log_likelihoods(self, feats: torch.Tensor) -> torch.Tensor:
         """``[N, D]`` frames -> ``[N, 2]`` log-likelihoods under the real (col 0) and fake (col 1) GMMs,
-        computed in the dtype of ``feats``."""
+        computed in the dtype of ``feats``; with an ensemble, each class's mean over the members."""
         if self.config["covariance_type"] == "diag":
-            return self._diag_log_likelihoods(feats)
-        return torch.stack([self._gmm_log_likelihood(feats, c) for c in (REAL, FAKE)], dim=-1)
+            per_row = self._diag_log_likelihoods(feats)
+        else:
+            rows = range(self.means.shape[0])
+            per_row = torch.stack([self._gmm_log_likelihood(feats, r) for r in rows], dim=-1)
+        return per_row.reshape(per_row.shape[0], -1, 2).mean(dim=1)
 
     def _diag_log_likelihoods(self, x: torch.Tensor) -> torch.Tensor:
-        """Both diagonal GMMs in one matrix product: per component, ``log N(x) = [x*x, x] . [-p/2, p*mu]
-        + const`` with precisions ``p``. 2.5x faster than one quadratic form per class in float64 (same
-        result to 1e-13); in float32, as ``forward`` runs on float32 audio, 6x faster, and window scores
-        move by about 1e-6 on real speech (float64 stays the reference for fitting and the sklearn check).
+        """Every diagonal GMM (``[N, rows]``) in one matrix product: per component,
+        ``log N(x) = [x*x, x] . [-p/2, p*mu] + const`` with precisions ``p``. 2.5x faster than one
+        quadratic form per class in float64 (same result to 1e-13); in float32, as ``forward`` runs on
+        float32 audio, 6x faster, and window scores move by about 1e-6 on real speech (float64 stays the
+        reference for fitting and the sklearn check).
         """
-        chol, means = self.precisions_cholesky, self.means  # [2, K, D]
+        chol, means = self.precisions_cholesky, self.means  # [rows, K, D]
         precisions = chol.pow(2)
-        k, d = means.shape[1], means.shape[2]
-        weights = torch.cat([-0.5 * precisions, precisions * means], dim=-1).reshape(2 * k, 2 * d)
+        rows, k, d = means.shape
+        weights = torch.cat([-0.5 * precisions, precisions * means], dim=-1).reshape(rows * k, 2 * d)
         const = (
             -0.5 * (d * math.log(2 * math.pi) + (precisions * means.pow(2)).sum(-1))
             + chol.log().sum(-1)
             + self.log_weights
-        ).reshape(2 * k)
+        ).reshape(rows * k)
         log_gauss = torch.cat([x * x, x], dim=-1) @ weights.T.to(x.dtype) + const.to(x.dtype)
-        return logsumexp(log_gauss.reshape(-1, 2, k))
+        return logsumexp(log_gauss.reshape(-1, rows, k))
 
-    def _gmm_log_likelihood(self, x: torch.Tensor, cls: int) -> torch.Tensor:
-        """Full-covariance GMM of class ``cls``, components in chunks to bound the ``[N, K, D]`` memory."""
-        means, chol, log_w = self.means[cls], self.precisions_cholesky[cls], self.log_weights[cls]
+    def _gmm_log_likelihood(self, x: torch.Tensor, row: int) -> torch.Tensor:
+        """Full-covariance GMM of ``row``, components in chunks to bound the ``[N, K, D]`` memory."""
+        means, chol, log_w = self.means[row], self.precisions_cholesky[row], self.log_weights[row]
         d = x.shape[-1]
         parts = []
         for start in range(0, means.shape[0], _COMPONENT_CHUNK):
@@ -209,16 +219,46 @@ class LFCCGMM(DetectorModel):
     # -------------------------------------------------------------------------------------- fitting
     @torch.no_grad()
     def fit_windows(self, batches: Iterable[tuple[np.ndarray, np.ndarray]], seed: int = 0) -> dict[str, Any]:
-        """Fit both GMMs by EM on the non-silent frames of ``(waves[B, T], targets[B])`` batches.
+        """Fit the GMMs by EM on the non-silent frames of ``(waves[B, T], targets[B])`` batches; with an
+        ensemble, member ``m`` gets batches ``m, m + E, m + 2E, ...`` and EM seed ``seed + m``.
 
         Returns fit diagnostics: per class the frame count and the mean log-likelihood per frame of its
-        own training frames (``train_loss`` is minus their average), EM iterations and convergence.
+        own training frames (``train_loss`` is minus their average), EM iterations and convergence;
+        with an ensemble, summed/averaged over the members, each member's under ``"members"``.
         """
-        per_class: dict[int, list[np.ndarray]] = {REAL: [], FAKE: []}
+        n_members = int(self.config["ensemble"])
+        frames: list[dict[int, list[np.ndarray]]] = [{REAL: [], FAKE: []} for _ in range(n_members)]
+        n_batches = 0
         for waves, targets in batches:
             feats, keep = self.frames(torch.as_tensor(np.asarray(waves, dtype=np.float32)))
+            member = frames[n_batches % n_members]
             for feat, mask, target in zip(feats, keep, np.asarray(targets), strict=True):
-                per_class[int(target)].append(feat[mask].numpy())
+                member[int(target)].append(feat[mask].numpy())
+            n_batches += 1
+        if n_batches < n_members:
+            raise UnmaskError(
+                f"lfcc-gmm: {n_batches} batches for an ensemble of {n_members}",
+                hint="draw more crops (TrainConfig.fit_crops) or lower ensemble",
+            )
+        members = [self._fit_member(m, frames[m], seed + m) for m in range(n_members)]
+        self.fitted.fill_(True)
+        report: dict[str, Any] = {
+            label: {
+                "frames": sum(r[label]["frames"] for r in members),
+                "mean_log_likelihood": float(np.mean([r[label]["mean_log_likelihood"] for r in members])),
+                "iterations": max(r[label]["iterations"] for r in members),
+                "converged": all(r[label]["converged"] for r in members),
+            }
+            for label in ("real", "fake")
+        }
+        if n_members > 1:
+            report["members"] = members
+        report["train_loss"] = -0.5 * (
+            report["real"]["mean_log_likelihood"] + report["fake"]["mean_log_likelihood"]
+        )
+        return report
+
+    def _fit_member(self, member: int, per_class: dict[int, list[np.ndarray]], seed: int) -> dict[str, Any]:
         rng = np.random.default_rng(seed)
         report: dict[str, Any] = {}
         for cls, label in ((REAL, "real"), (FAKE, "fake")):
@@ -241,20 +281,17 @@ class LFCCGMM(DetectorModel):
                 init_params=self.config["init_params"],
                 random_state=seed,
             ).fit(frames)
-            self._store(cls, gmm)
+            self._store(2 * member + cls, gmm)
             report[label] = {
                 "frames": len(frames),
                 "mean_log_likelihood": float(gmm.score(frames)),
                 "iterations": int(gmm.n_iter_),
                 "converged": bool(gmm.converged_),
             }
-        self.fitted.fill_(True)
-        report["train_loss"] = -0.5 * (
-            report["real"]["mean_log_likelihood"] + report["fake"]["mean_log_likelihood"]
-        )
         return report
 
-    def _store(self, cls: int, gmm: GaussianMixture) -> None:
-        self.means[cls] = torch.from_numpy(gmm.means_)
-        self.precisions_cholesky[cls] = torch.from_numpy(gmm.precisions_cholesky_)
-        self.log_weights[cls] = torch.from_numpy(np.log(gmm.weights_))
+    def _store(self, row: int, gmm: GaussianMixture) -> None:
+        """Keep a fitted sklearn GMM as buffer row ``row`` (= 2 * member + class)."""
+        self.means[row] = torch.from_numpy(gmm.means_)
+        self.precisions_cholesky[row] = torch.from_numpy(gmm.precisions_cholesky_)
+        self.log_weights[row] = torch.from_numpy(np.log(gmm.weights_))
