@@ -235,7 +235,9 @@ class Trainer:
         if resume and self.state_path.exists() and self.best_path.exists():
             state = torch.load(self.state_path, map_location="cpu", weights_only=False)
             if state.get("kind") == FIT_METHOD:
-                self.log(f"resumed: {cfg.model} was already fitted (best EER {state['best_eer']:.4f})")
+                best = state["best_eer"]
+                validated = f"best EER {best:.4f}" if np.isfinite(best) else "no validation set"
+                self.log(f"resumed: {cfg.model} was already fitted ({validated})")
                 history = [EpochLog(**h) for h in state["history"]]
                 self._write_history(history, state["best_eer"], state["best_epoch"], state.get("fit"))
                 return
