@@ -342,7 +342,7 @@ class Detector:
 
     def _is_silent(self, samples: np.ndarray) -> bool:
         # A float32 dot product (BLAS) is exact enough for a dB threshold and ~10x faster than squaring.
-        rms = math.sqrt(max(float(np.dot(samples, samples)), 0.0) / samples.size) if samples.size else 0.0
+        rms = math.sqrt(float(np.dot(samples, samples)) / samples.size) if samples.size else 0.0
         return 20 * np.log10(rms + 1e-12) < self.settings.silence_dbfs
 
 

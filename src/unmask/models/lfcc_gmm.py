@@ -205,10 +205,9 @@ class LFCCGMM(DetectorModel):
         # Only voiced frames count, so only they are scored (pauses are often a fifth of speech).
         voiced = keep.reshape(-1)
         ll = self.frame_log_likelihoods(feats.reshape(-1, feats.shape[-1])[voiced])
-        llr = torch.zeros(voiced.shape[0], dtype=torch.float64)
+        llr = torch.zeros(voiced.shape[0], dtype=torch.float64)  # 0 on unvoiced frames: the sum skips them
         llr[voiced] = (ll[:, FAKE] - ll[:, REAL]).double()
-        weights = keep.double()
-        return ((llr.reshape(keep.shape) * weights).sum(dim=1) / weights.sum(dim=1)).float()
+        return (llr.reshape(keep.shape).sum(dim=1) / keep.sum(dim=1)).float()
 
     def _check_fitted(self) -> None:
         if not bool(self.fitted):
