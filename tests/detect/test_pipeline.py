@@ -82,9 +82,9 @@ def test_bad_inputs_become_error_rows_and_the_rest_are_scored(tmp_path, probe):
 
 
 def test_short_clip_is_tiled_to_the_window(tmp_path, probe):
-    path = save_audio(tmp_path / "short.wav", _tone(0.3, 0.5), RATE)
+    path = save_audio(tmp_path / "short.wav", _tone(0.6, 0.5), RATE)
     result = probe.scan(path)
-    assert len(result.timeline) == 1 and result.timeline[0].end_s == pytest.approx(0.3, abs=1e-3)
+    assert len(result.timeline) == 1 and result.timeline[0].end_s == pytest.approx(0.6, abs=1e-3)
     assert result.verdict == "fake"  # tiling keeps the loudness; zero padding would have diluted it
 
 
@@ -206,3 +206,42 @@ def test_a_long_file_is_not_held_in_memory_while_it_is_scanned(tmp_path, probe):
         tracemalloc.stop()
     assert result.ok and len(result.timeline) == 1199
     assert peak < 25 * 2**20, f"peak traced memory {peak / 2**20:.0f} MB while scanning a 10-minute file"
+
+
+# ------------------------------------------------------------------------- no verdict without evidence
+@pytest.mark.parametrize("samples", [10, 28, 4000])
+def test_a_clip_too_short_to_judge_is_an_error_row_not_a_verdict(tmp_path, probe, samples):
+    path = save_audio(tmp_path / "blip.wav", _tone(1.0, 0.5)[:samples], RATE)
+    result = probe.scan(path)
+    assert not result.ok and result.verdict == "error" and result.fake_probability is None
+    seconds = f"{samples / RATE:.3f}"
+    assert f"too short to judge: {seconds} s of audio, at least 0.5 s needed" in result.error
+    assert not probe.scan_waveform(_tone(1.0, 0.5)[:samples], RATE).ok
+
+
+def test_the_minimum_duration_is_a_setting_and_a_model_may_set_its_own(tmp_path, probe):
+    from unmask.detect.pipeline import DEFAULT_MIN_DURATION_S
+
+    assert probe.min_duration_s == DEFAULT_MIN_DURATION_S == 0.5
+    path = save_audio(tmp_path / "short.wav", _tone(0.3, 0.5), RATE)
+    assert probe.with_settings(min_duration_s=0.2).scan(path).ok
+
+    class Patient(LoudnessProbe):
+        min_duration_s = 2.0  # a model that needs more context than the generic default
+
+    strict = Detector(Patient(), Calibrator())
+    assert strict.min_duration_s == 2.0
+    assert "at least 2 s needed" in strict.scan(save_audio(tmp_path / "1s.wav", _tone(1.0, 0.5), RATE)).error
+    with pytest.raises(ValueError):
+        ScanSettings(min_duration_s=-1)
+
+
+def test_too_little_audible_audio_is_an_error_row(tmp_path, probe):
+    # 10 s of digital silence around 0.1 s of tone: long enough, loud enough per window, but no evidence
+    wave = np.concatenate([np.zeros(5 * RATE, np.float32), _tone(0.1, 0.5), np.zeros(5 * RATE, np.float32)])
+    result = probe.scan(save_audio(tmp_path / "click.wav", wave, RATE))
+    assert not result.ok and result.fake_probability is None
+    assert "too little audible audio to judge: 0.10 s above -60 dBFS, at least 0.5 s needed" in result.error
+    enough = np.concatenate([np.zeros(5 * RATE, np.float32), _tone(0.7, 0.5), np.zeros(5 * RATE, np.float32)])
+    assert probe.scan(save_audio(tmp_path / "word.wav", enough, RATE)).ok
+    assert probe.scan_waveform(enough, RATE).ok and not probe.scan_waveform(wave, RATE).ok

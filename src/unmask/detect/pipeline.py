@@ -29,6 +29,11 @@ from unmask.models.base import DetectorModel
 from unmask.models.checkpoint import Checkpoint, load_checkpoint
 
 BUNDLED_MODELS = {"default": "default.pt"}
+# The least audio (in total, and above the silence floor) a file must hold before it gets a verdict. A model
+# may need more: it sets a ``min_duration_s`` class attribute; ScanSettings.min_duration_s overrides both.
+DEFAULT_MIN_DURATION_S = 0.5
+# Audible audio is counted in frames this long (a short frame above the floor among silence is a click).
+AUDIBLE_FRAME_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,9 @@ class ScanSettings:
     # Windows quieter than this carry no evidence either way; they are shown but not aggregated.
     silence_dbfs: float = -60.0
     limits: MediaLimits | None = None
+    # A file shorter than this, or with less audio above silence_dbfs, is an error row, not a verdict.
+    # None: the model's own ``min_duration_s`` if it sets one, else DEFAULT_MIN_DURATION_S.
+    min_duration_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.window_s is not None and self.window_s <= 0:
@@ -52,6 +60,9 @@ class ScanSettings:
             raise ValueError(f"hop_s must be > 0, got {self.hop_s}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        minimum = self.min_duration_s
+        if minimum is not None and not (math.isfinite(minimum) and minimum >= 0):
+            raise ValueError(f"min_duration_s must be >= 0, got {self.min_duration_s}")
 
 
 @dataclass
@@ -67,6 +78,7 @@ class _FileState:
     path: str
     windows: list[_Window] = field(default_factory=list)
     logits: list[float] = field(default_factory=list)
+    audible_s: float = 0.0  # audio above the silence floor, counted up to the minimum needed
 
 
 def bundled_model_path(name: str) -> Path:
@@ -131,7 +143,19 @@ class Detector:
 
     @property
     def hop_s(self) -> float:
-        return self.settings.hop_s or self.window_s / 2
+        """The settings' hop, else the model's own (``hop_s`` in its config), else half a window."""
+        if self.settings.hop_s:
+            return self.settings.hop_s
+        if self.settings.window_s is None and self.model.config.get("hop_s"):
+            return float(self.model.config["hop_s"])
+        return self.window_s / 2
+
+    @property
+    def min_duration_s(self) -> float:
+        """The least audio, in total and above the silence floor, a file needs for a verdict."""
+        if self.settings.min_duration_s is not None:
+            return float(self.settings.min_duration_s)
+        return float(getattr(self.model, "min_duration_s", DEFAULT_MIN_DURATION_S))
 
     def with_settings(self, **changes: Any) -> Detector:
         return Detector(
@@ -217,9 +241,11 @@ class Detector:
                     continue
             return False
 
+        rate = self.model.sample_rate
         for index, path in enumerate(paths):
             try:
                 end_s = 0.0
+                audible = _AudibleCounter(rate, self.settings.silence_dbfs, self.min_duration_s)
                 for win in iter_windows(
                     path,
                     self.window_s,
@@ -228,10 +254,11 @@ class Detector:
                     limits=self.settings.limits,
                 ):
                     end_s = max(end_s, win.end_s)
+                    audible.add(win.samples, round(win.start_s * rate))
                     window = _Window(win.start_s, win.end_s, win.samples, self._is_silent(win.samples))
                     if not put(("window", index, str(path), window)):
                         return
-                if not put(("end", index, str(path), end_s)):
+                if not put(("end", index, str(path), (end_s, audible.seconds))):
                     return
             except UnmaskError as exc:
                 if not put(("error", index, str(path), str(exc))):
@@ -265,7 +292,8 @@ class Detector:
                     if marker_kind == "error":
                         yield ScanResult.failed(state.path, info, model=self.name)
                     else:
-                        yield self._finish(state, duration_s=info)
+                        duration_s, state.audible_s = info
+                        yield self._finish(state, duration_s=duration_s)
                 finished = []
             if kind == "done":
                 return
@@ -284,6 +312,9 @@ class Detector:
         ]
         if state.windows:
             state.logits = list(self._score_windows([(0, w) for w in state.windows]))
+        audible = _AudibleCounter(sample_rate, self.settings.silence_dbfs, self.min_duration_s)
+        audible.add(np.asarray(wave, dtype=np.float32), 0)
+        state.audible_s = audible.seconds
         return state
 
     @torch.inference_mode()
@@ -316,11 +347,26 @@ class Detector:
     def _finish(self, state: _FileState, duration_s: float) -> ScanResult:
         if not state.windows:
             return ScanResult.failed(state.path, f"{state.path}: no audio samples decoded", model=self.name)
+        needed = self.min_duration_s
+        if duration_s < needed:
+            return ScanResult.failed(
+                state.path,
+                f"{state.path}: too short to judge: {duration_s:.3f} s of audio, "
+                f"at least {needed:g} s needed",
+                model=self.name,
+            )
         file_logit = self._file_logit(state)
         if file_logit is None:
             return ScanResult.failed(
                 state.path,
                 f"{state.path}: no audible content (every window is below {self.settings.silence_dbfs} dBFS)",
+                model=self.name,
+            )
+        if state.audible_s < needed:
+            return ScanResult.failed(
+                state.path,
+                f"{state.path}: too little audible audio to judge: {state.audible_s:.2f} s above "
+                f"{self.settings.silence_dbfs:g} dBFS, at least {needed:g} s needed",
                 model=self.name,
             )
         probability = float(self.calibrator(file_logit))
@@ -344,6 +390,37 @@ class Detector:
         # A float32 dot product (BLAS) is exact enough for a dB threshold and ~10x faster than squaring.
         rms = math.sqrt(float(np.dot(samples, samples)) / samples.size) if samples.size else 0.0
         return 20 * np.log10(rms + 1e-12) < self.settings.silence_dbfs
+
+
+class _AudibleCounter:
+    """Counts the samples of a file that lie in frames above the silence floor, each sample once
+    (windows overlap), and stops counting once the minimum is reached: it costs O(minimum), not O(file)."""
+
+    def __init__(self, sample_rate: int, silence_dbfs: float, needed_s: float) -> None:
+        self.rate = sample_rate
+        self.frame = max(1, round(AUDIBLE_FRAME_S * sample_rate))
+        self.floor = 10.0 ** (silence_dbfs / 10)  # mean square at the floor
+        self.needed = math.ceil(needed_s * sample_rate)
+        self.count = 0
+        self.covered = 0  # one past the last sample counted or skipped
+
+    def add(self, samples: np.ndarray, start: int) -> None:
+        new = samples[max(0, self.covered - start):]
+        self.covered = max(self.covered, start + len(samples))
+        if self.count >= self.needed or not new.size:
+            return
+        full = len(new) - len(new) % self.frame
+        if full:
+            frames = new[:full].reshape(-1, self.frame)
+            power = np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / self.frame
+            self.count += int(np.count_nonzero(power >= self.floor)) * self.frame
+        rest = new[full:]
+        if rest.size and float(np.dot(rest, rest)) / rest.size >= self.floor:
+            self.count += rest.size
+
+    @property
+    def seconds(self) -> float:
+        return self.count / self.rate
 
 
 def _strip_runs(
