@@ -175,6 +175,49 @@ def test_folder_is_searched_recursively_for_media_only(media, model_path):
     }
 
 
+def test_nothing_in_a_folder_is_dropped_silently(media, model_path, tmp_path, monkeypatch):
+    """A broken link, an unreadable sub-folder, a FIFO: each is an error row, never missing."""
+    import os
+
+    root = tmp_path / "folder"
+    root.mkdir()
+    good = save_audio(root / "good.wav", _speechlike(1.0, 4), RATE)
+    (root / "dangling.wav").symlink_to(tmp_path / "deleted.wav")
+    (root / "dangling-notes").symlink_to(tmp_path / "deleted.txt")  # not media by name: passed over, counted
+    os.mkfifo(root / "stream.mp3")
+    locked = root / "locked"
+    locked.mkdir()
+    save_audio(locked / "inside.wav", _speechlike(1.0, 5), RATE)
+    (root / "linked-folder").symlink_to(locked, target_is_directory=True)
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    result = scan(root, "--model", model_path, "-f", "jsonl")
+    assert result.exit_code == 1, result.output
+    rows = {json.loads(line)["path"]: json.loads(line) for line in result.stdout.splitlines()}
+    assert set(rows) == {str(good), str(root / "dangling.wav"), str(root / "stream.mp3"), str(locked)}
+    assert rows[str(good)]["error"] is None
+    assert "broken symbolic link" in rows[str(root / "dangling.wav")]["error"]
+    assert "not a regular file" in rows[str(root / "stream.mp3")]["error"]
+    assert "folder cannot be read" in rows[str(locked)]["error"]
+    assert "permission denied" in rows[str(locked)]["error"].lower()
+    message = flat(result.stderr)
+    assert "passed over 1 file(s)" in message and "1 symbolic link(s) to folders" in message
+
+
+def test_a_broken_link_named_on_the_command_line_is_an_error_row(model_path, tmp_path):
+    link = tmp_path / "clip.wav"
+    link.symlink_to(tmp_path / "nowhere.wav")
+    result = scan(link, "--model", model_path, "-f", "json")
+    assert result.exit_code == 1
+    assert "broken symbolic link" in json.loads(result.stdout)[0]["error"]
+
+
 def test_glob_patterns_are_expanded_by_the_command(media, model_path):
     pattern = str(media["root"] / "**" / "*.mp3")
     result = scan(pattern, "--model", model_path, "-f", "jsonl")

@@ -41,6 +41,37 @@ def test_directory(tmp_path):
     _raises(tmp_path, "is a directory")
 
 
+def test_broken_symlink_and_link_loop_say_so(tmp_path):
+    dangling = tmp_path / "gone.wav"
+    dangling.symlink_to(tmp_path / "moved-away.wav")
+    err = _raises(dangling, "broken symbolic link")
+    assert "moved-away.wav" in err.reason
+    loop = tmp_path / "loop.wav"
+    loop.symlink_to(loop)
+    _raises(loop, "symbolic link loop")
+
+
+def test_special_files_are_refused_before_opening(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)  # opening it would block until a writer came along
+    _raises(fifo, "not a regular file")
+
+
+def test_stat_errors_become_media_errors(tmp_path, monkeypatch):
+    path = tmp_path / "locked" / "a.wav"
+    real_stat = Path.stat
+
+    def denied(self, *args, **kwargs):
+        if self == path:
+            raise PermissionError(13, "Permission denied")
+        return real_stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", denied)
+    _raises(path, "permission denied")
+
+
 def test_empty_file(tmp_path):
     path = tmp_path / "empty.mp3"
     path.touch()

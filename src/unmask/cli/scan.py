@@ -64,45 +64,83 @@ def is_media_file(path: str | Path) -> bool:
     return Path(path).suffix.lower() in MEDIA_EXTENSIONS
 
 
-def _folder_media(folder: str, recursive: bool) -> tuple[list[str], int]:
-    """Media files under ``folder`` (sorted, for reproducible runs) and how many other files were passed."""
-    root = Path(folder)
-    candidates = root.rglob("*") if recursive else root.iterdir()
-    files = sorted(str(p) for p in candidates if p.is_file())
-    media = [p for p in files if is_media_file(p)]
-    return media, len(files) - len(media)
+@dataclass
+class _PassedOver:
+    """What a folder walk left out on purpose; counted so that it can be reported."""
+
+    files: int = 0  # no media extension
+    linked_folders: int = 0  # symbolic links to folders, not followed (a link to / would scan everything)
 
 
-def _expand_one(arg: str, recursive: bool) -> tuple[list[ScanInput], int]:
-    """Resolve one PATH (a file, a folder or a glob pattern) -> inputs, count of skipped non-media."""
-    if os.path.isfile(arg):
-        return [ScanInput(arg)], 0
+def _folder_media(folder: str, recursive: bool, passed: _PassedOver) -> list[ScanInput]:
+    """Everything under ``folder`` with a media extension (sorted by path, for reproducible runs).
+
+    Nothing is dropped without a word: a broken link, a FIFO or an unreadable file named like media is an
+    input (decoding reports why it cannot be read); a sub-folder that cannot be listed is an error row;
+    files without a media extension and links to folders are counted in ``passed``.
+    """
+    found: list[ScanInput] = []
+    pending = [folder]
+    while pending:
+        directory = pending.pop()
+        try:
+            with os.scandir(directory) as listing:
+                entries = list(listing)
+        except OSError as exc:
+            reason = f"folder cannot be read ({exc.strerror or exc})"
+            hint = "check the folder's permissions; the files in it were not scanned"
+            found.append(ScanInput(directory, str(UnmaskError(reason, path=directory, hint=hint))))
+            continue
+        for entry in entries:
+            if _is_folder(entry):
+                if entry.is_symlink():
+                    passed.linked_folders += 1
+                elif recursive:
+                    pending.append(entry.path)
+            elif is_media_file(entry.name):
+                found.append(ScanInput(entry.path))
+            else:
+                passed.files += 1
+    return sorted(found, key=lambda item: item.path)
+
+
+def _is_folder(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # cannot tell (e.g. a link loop): treat it as a file, so decoding says what is wrong
+        return False
+
+
+def _expand_one(arg: str, recursive: bool, passed: _PassedOver) -> list[ScanInput]:
+    """Resolve one PATH (a file, a folder or a glob pattern) -> inputs; what is left out is in ``passed``."""
     if os.path.isdir(arg):
-        media, skipped = _folder_media(arg, recursive)
+        media = _folder_media(arg, recursive, passed)
         if not media:
             reason = f"folder holds no media files (looked for {', '.join(sorted(MEDIA_EXTENSIONS))})"
-            return [ScanInput(arg, str(UnmaskError(reason, path=arg)))], skipped
-        return [ScanInput(p) for p in media], skipped
+            return [ScanInput(arg, str(UnmaskError(reason, path=arg)))]
+        return media
+    if os.path.lexists(arg):
+        # A file, or a broken link, FIFO or unreadable path named explicitly: decoding says what is wrong.
+        return [ScanInput(arg)]
     if _GLOB_CHARS & set(arg):
         matches = sorted(glob.glob(arg, recursive=True))
         inputs: list[ScanInput] = []
-        skipped = 0
+        before = passed.files
         for match in matches:
             if os.path.isdir(match):
-                media, more = _folder_media(match, recursive)
-                inputs += [ScanInput(p) for p in media]
-                skipped += more
+                inputs += _folder_media(match, recursive, passed)
             elif is_media_file(match):
                 inputs.append(ScanInput(match))
             else:
-                skipped += 1
+                passed.files += 1
         if matches and not inputs:
             reason = f"pattern matched {len(matches)} path(s) but no media files"
-            return [ScanInput(arg, str(UnmaskError(reason, path=arg)))], skipped
+            return [ScanInput(arg, str(UnmaskError(reason, path=arg)))]
         if inputs:
-            return inputs, skipped
+            return inputs
+        passed.files = before
     hint = "check the path; quote glob patterns so the shell does not expand them"
-    return [ScanInput(arg, str(UnmaskError("no such file or pattern", path=arg, hint=hint)))], 0
+    return [ScanInput(arg, str(UnmaskError("no such file or pattern", path=arg, hint=hint)))]
 
 
 def expand_inputs(
@@ -115,15 +153,15 @@ def expand_inputs(
     """
     inputs: list[ScanInput] = []
     seen: set[str] = set()
-    skipped = duplicates = 0
+    passed = _PassedOver()
+    duplicates = 0
     for arg in args:
         if arg == "-":
             lines = (stdin or sys.stdin).read().splitlines()
-            expanded = [_expand_one(line.strip(), recursive) for line in lines if line.strip()]
+            expanded = [_expand_one(line.strip(), recursive, passed) for line in lines if line.strip()]
         else:
-            expanded = [_expand_one(arg, recursive)]
-        for found, passed_over in expanded:
-            skipped += passed_over
+            expanded = [_expand_one(arg, recursive, passed)]
+        for found in expanded:
             for item in found:
                 key = os.path.realpath(item.path) if item.error is None else f"\0{item.path}"
                 if key in seen:
@@ -131,8 +169,11 @@ def expand_inputs(
                     continue
                 seen.add(key)
                 inputs.append(item)
-    if skipped:
-        info(f"passed over {skipped} file(s) without a media extension in folders/patterns")
+    if passed.files:
+        info(f"passed over {passed.files} file(s) without a media extension in folders/patterns")
+    if passed.linked_folders:
+        info(f"passed over {passed.linked_folders} symbolic link(s) to folders (not followed; "
+             "name a linked folder to scan it)")
     if duplicates:
         info(f"scanning {duplicates} file(s) reached more than once only once")
     return inputs

@@ -33,8 +33,10 @@ written index-last, cannot be decoded at all and raises.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
+import stat
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -85,12 +87,18 @@ class MediaSource:
 def check_file(path: str | Path, limits: MediaLimits = DEFAULT_LIMITS) -> Path:
     """Fail early, with a specific reason, on what is not a readable non-empty file within the size limit."""
     path = Path(path)
-    if not path.exists():
-        raise MediaError("file not found", path=path, hint="check the path and that the file was not moved")
-    if path.is_dir():
+    try:
+        status = path.stat()
+    except OSError as exc:
+        raise _stat_error(path, exc) from exc
+    if stat.S_ISDIR(status.st_mode):
         raise MediaError("is a directory, not a media file", path=path,
                          hint="pass a file, or a manifest listing the files")
-    size = path.stat().st_size
+    if not stat.S_ISREG(status.st_mode):
+        # A FIFO or a device would block or never end when opened; nothing here reads streams.
+        raise MediaError(f"not a regular file (a {_file_kind(status.st_mode)})", path=path,
+                         hint="copy the recording into a file first")
+    size = status.st_size
     if size == 0:
         raise MediaError("empty file (0 bytes)", path=path, hint="the file was not written completely")
     if limits.max_bytes is not None and size > limits.max_bytes:
@@ -101,6 +109,32 @@ def check_file(path: str | Path, limits: MediaLimits = DEFAULT_LIMITS) -> Path:
     if not os.access(path, os.R_OK):
         raise MediaError("permission denied", path=path, hint="check the file's read permission")
     return path
+
+
+def _stat_error(path: Path, exc: OSError) -> MediaError:
+    """Why ``path`` cannot even be looked at, in words: missing, a dangling or looping link, permissions."""
+    if isinstance(exc, FileNotFoundError):
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = None
+        if target is not None:
+            return MediaError(f"broken symbolic link (it points to {target}, which does not exist)", path=path,
+                              hint="the file it pointed to was moved or deleted; fix or remove the link")
+        return MediaError("file not found", path=path, hint="check the path and that the file was not moved")
+    if exc.errno == errno.ELOOP:
+        return MediaError("symbolic link loop (the link leads back to itself)", path=path,
+                          hint="fix or remove the link")
+    if isinstance(exc, PermissionError):
+        return MediaError("permission denied (the file or a folder on its path cannot be read)", path=path,
+                          hint="check the read permission of the file and the folders above it")
+    return MediaError(f"cannot be read ({_describe(exc)})", path=path, hint="check the path and the disk")
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISFIFO, "named pipe"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
+             (stat.S_ISBLK, "block device"))
+    return next((name for test, name in kinds if test(mode)), "special file")
 
 
 def open_source(path: Path) -> MediaSource:
