@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml scripts/install-system-deps.sh
 	@scripts/install-system-deps.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[dev]"
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps "resemblyzer==0.1.4"
 	@touch $(STAMP)
 
 demo: $(STAMP)

