@@ -148,3 +148,32 @@ def test_evaluate_scores_segments_given_by_start_end(corpus, tmp_path):
     assert result.exit_code == 0, result.output
     scores = pd.read_csv(out)
     assert len(scores) == 12 and scores["fake_probability"].notna().all()
+
+
+def test_evaluate_tables_keep_group_names_whole_at_80_columns():
+    """Per-source tables: a name that fits is never wrapped; one too long is cut with a key, in full below."""
+    import io
+
+    from rich.console import Console
+
+    from unmask.cli.evaluate import print_metrics_table
+    from unmask.eval.metrics import summarize_by
+
+    rng = np.random.default_rng(0)
+    sources = ["Edresson/YourTTS", "coqui-ai/TTS-vits-ljs", "elevenlabs-multilingual-v2-2024-studio-voices"]
+    frame = pd.DataFrame({
+        "fake_probability": rng.random(60),
+        "label": ["real", "fake"] * 30,
+        "source": [sources[i % 3] for i in range(60)],
+    })
+    stream = io.StringIO()
+    target = Console(file=stream, width=80, color_system=None)
+    title = "a-model on a-long-manifest-name.csv: source"
+    print_metrics_table(target, summarize_by(frame, "source"), title=title)
+    lines = stream.getvalue().splitlines()
+    assert max(map(len, lines)) <= 80, stream.getvalue()
+    first_cells = [line.split()[0] for line in lines if line.strip()]
+    assert "Edresson/YourTTS" in first_cells and "coqui-ai/TTS-vits-ljs" in first_cells
+    long_row = next(line for line in lines if line.startswith("elevenlabs") and "[1]" in line)
+    assert len(long_row.split()) >= 8  # the metrics stay on the name's line
+    assert any(line.strip() == f"[1] {sources[2]}" for line in lines)

@@ -122,9 +122,54 @@ def test_jsonl_and_csv_outputs_parse_and_agree(media, model_path):
 def test_table_output_and_summary(media, model_path, wide_console):
     result = scan(*_good(media), media["corrupt"], "--model", model_path)
     assert result.exit_code == 1
+    base = Path(result.stdout.splitlines()[0].split(" ", 1)[1].rstrip("/"))
     for path in [*_good(media), media["corrupt"]]:
-        assert str(path) in result.stdout
+        assert str(path.relative_to(base)) in result.stdout
     assert "4 file(s): " in result.stderr and "1 error(s)" in result.stderr
+
+
+@pytest.fixture
+def deep_folder(tmp_path: Path) -> Path:
+    """Clips three long folder names down, two of them with the same file name, and a broken one."""
+    deep = tmp_path / ("a-rather-long-folder-name-" * 3) / "with" / "nested" / "levels-of-subfolders"
+    (deep / "session-two").mkdir(parents=True)
+    save_audio(deep / "speaker_0001_utterance_0042.wav", _speechlike(1.0, 1), RATE)
+    save_audio(deep / "speaker_0002_utterance_0043.flac", _speechlike(1.0, 2), RATE)
+    save_audio(deep / "session-two" / "speaker_0001_utterance_0042.wav", _speechlike(1.0, 3), RATE)
+    (deep / "broken_recording.wav").write_bytes(b"RIFF....WAVEfmt ")
+    return deep
+
+
+def test_table_keeps_one_whole_row_per_file_at_80_columns(deep_folder, model_path, monkeypatch):
+    monkeypatch.setattr(common.console, "width", 80)
+    result = scan(deep_folder, "--model", model_path)
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    assert max(map(len, lines[1:])) <= 80  # the first names the common folder, unbroken however long
+    first_cells = [line.split()[0] for line in lines if line.strip()]
+    for name in ("speaker_0001_utterance_0042.wav", "speaker_0002_utterance_0043.flac",
+                 "session-two/speaker_0001_utterance_0042.wav", "broken_recording.wav"):
+        assert first_cells.count(name) == 1, result.stdout  # whole, on one line, unambiguous
+    assert str(deep_folder) in lines[0]  # the folder they are relative to, once, unbroken
+    row = next(line for line in lines if line.split()[0] == "broken_recording.wav")
+    assert row.split()[1] == "error"
+    below = result.stdout[result.stdout.index(row) + len(row):]
+    assert "not a recognised media file" in flat(below)  # the reason, below the table
+    assert "broken_recording.wav" in below
+
+
+def test_table_paths_shorten_to_their_shortest_unambiguous_ending():
+    from unmask.cli.scan import display_paths
+
+    paths = ["/data/corpus/2021/eval/speaker-a/clip.wav", "/data/corpus/2021/eval/speaker-b/clip.wav",
+             "/data/corpus/2021/dev/speaker-a/other.wav"]
+    names, base = display_paths(paths, budget=80)
+    assert base == "/data/corpus/2021" and names == ["eval/speaker-a/clip.wav", "eval/speaker-b/clip.wav",
+                                                    "dev/speaker-a/other.wav"]
+    names, base = display_paths(paths, budget=18)
+    assert names == ["…/speaker-a/clip.wav", "…/speaker-b/clip.wav", "…/other.wav"]
+    assert display_paths(["clip.wav"], budget=80) == (["clip.wav"], None)
+    assert display_paths(["/a.wav", "/b/c.wav"], budget=80) == (["/a.wav", "/b/c.wav"], None)
 
 
 def test_quiet_keeps_machine_output_and_drops_chatter(media, model_path):

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import typer
+from rich import box
+from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from unmask._fs import atomic_path
 from unmask.cli.common import (
@@ -82,7 +85,7 @@ def evaluate(
         )
     else:
         for name, table in tables.items():
-            console.print(_rich_table(table, title=f"{detector.name} on {manifest.name}: {name}"))
+            print_metrics_table(console, table, title=f"{detector.name} on {manifest.name}: {name}")
         if len(failed):
             console.print(
                 f"[yellow]{len(failed)} clip(s) could not be scored and are left out of the metrics[/]"
@@ -105,28 +108,57 @@ def _score_manifest(detector, manifest) -> list:
     return results
 
 
-def _rich_table(frame: pd.DataFrame, title: str) -> Table:
-    table = Table(title=title)
+# Shown per group, with the header each gets in the table (the JSON keeps every metric under its own name).
+METRIC_HEADERS = {"n_real": "real", "n_fake": "fake", "eer": "EER", "min_dcf": "minDCF", "auc": "AUC",
+                  "f1": "F1", "ece": "ECE"}
+METRIC_LEGEND = ("real/fake: clips per class; EER; minDCF (ASVspoof 5 costs); AUC; F1 at --threshold; "
+                 "ECE (15 bins)")
+
+
+def print_metrics_table(target: Console, frame: pd.DataFrame, title: str) -> None:
+    """A metrics table that keeps one line per group at ``target``'s width: the title and legend are lines of
+    their own, group names are never wrapped, and a name too long to fit is cut with a key (``[1]``) and
+    printed whole below the table."""
+    table, keys = _rich_table(frame, width=target.width)
+    target.print(Text(title, style="bold"))
+    target.print(table)
+    target.print(Text(METRIC_LEGEND, style="dim"))
+    for key, name in keys:
+        target.print(Text(f"{key} {name}"))
+
+
+def _rich_table(frame: pd.DataFrame, width: int | None = None) -> tuple[Table, list[tuple[str, str]]]:
     label_cols = [
         c
         for c in frame.columns
         if c not in SHOWN_METRICS and c != "note" and not pd.api.types.is_numeric_dtype(frame[c])
     ]
-    columns = label_cols + [c for c in SHOWN_METRICS if c in frame.columns]
-    for column in columns:
-        table.add_column(
-            column,
-            justify="left" if column in label_cols else "right",
-            overflow="fold" if column in label_cols else "ellipsis",
-        )
-    for _, row in frame.iterrows():
-        table.add_row(*[_fmt(row[c]) for c in columns])
-    return table
+    metric_cols = [c for c in SHOWN_METRICS if c in frame.columns]
+    cells = {c: [_fmt(v) for v in frame[c]] for c in label_cols + metric_cols}
+    headers = {c: METRIC_HEADERS.get(c, c) for c in cells}
+    widths = {c: max([len(headers[c]), *map(len, cells[c])]) for c in cells}
+    keys: list[tuple[str, str]] = []
+    if width is not None and label_cols:
+        # one space of padding a side, a one-character divider between columns, no outer edges
+        room = width - sum(widths[c] for c in cells if c != label_cols[0]) - 3 * (len(cells) - 1)
+        room = max(room, 12)
+        first = cells[label_cols[0]]
+        for i, name in enumerate(first):
+            if len(name) > room:
+                key = f"[{len(keys) + 1}]"
+                keys.append((key, name))
+                first[i] = name[: room - len(key) - 2] + "\u2026 " + key
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    for column in label_cols + metric_cols:
+        table.add_column(headers[column], justify="left" if column in label_cols else "right", no_wrap=True)
+    for row in range(len(frame)):
+        table.add_row(*[Text(cells[c][row]) for c in label_cols + metric_cols])
+    return table, keys
 
 
 def _fmt(value: object) -> str:
     if isinstance(value, float):
-        return "-" if math.isnan(value) else f"{value:.4f}"
+        return "-" if math.isnan(value) else f"{value:.3f}"
     return str(value)
 
 

@@ -199,36 +199,142 @@ def _error_reason(result: ScanResult) -> str:
     return reason[len(prefix):] if reason.startswith(prefix) else reason
 
 
-def results_table(results: Sequence[ScanResult], thresholds: Thresholds | None = None) -> Table:
-    """Results as a Rich table; short headers leave room for a file name and an error reason in 80 columns."""
-    caption = "p(fake) = fake_probability, higher = more likely fake"
+def display_paths(paths: Sequence[str], budget: int | None = None) -> tuple[list[str], str | None]:
+    """The shortest unambiguous names for ``paths`` in a table, and the folder they are relative to.
+
+    Each path is shown relative to the deepest folder holding all of them (returned; None when they share
+    nothing but the root or the working folder), so a folder scan shows file names, not columns of prefix.
+    A name still wider than ``budget`` characters becomes its shortest ending that no other path shares,
+    after "…/". Names are never cut mid-component.
+    """
+    if not paths:
+        return [], None
+    normal = [os.path.normpath(p) for p in paths]
+    if len({os.path.isabs(p) for p in normal}) > 1:
+        normal = [os.path.abspath(p) for p in normal]
+    base = os.path.commonpath([os.path.dirname(p) for p in normal])
+    if base in ("", os.curdir) or os.path.dirname(base) == base:
+        names, shown_base = list(paths), None
+    else:
+        names, shown_base = [os.path.relpath(p, base) for p in normal], base
+    if budget is None or all(len(name) <= budget for name in names):
+        return names, shown_base
+    parts = [Path(p).parts for p in normal]
+    endings: dict[int, Counter] = {}
+    for i, name in enumerate(names):
+        if len(name) <= budget:
+            continue
+        for k in range(1, len(parts[i])):
+            if k not in endings:
+                endings[k] = Counter(p[-k:] for p in parts)
+            if endings[k][parts[i][-k:]] == 1:
+                short = "…" + os.sep + os.path.join(*parts[i][-k:])
+                if len(short) < len(name):
+                    names[i] = short
+                break
+    return names, shown_base
+
+
+def _verdict_cell(result: ScanResult, note: int | None) -> Text:
+    label = result.verdict if note is None else f"{result.verdict} [{note}]"
+    return Text(label, style=_VERDICT_STYLES[result.verdict])
+
+
+def _note_numbers(results: Sequence[ScanResult]) -> list[int | None]:
+    """Error rows are numbered 1, 2, ... in order; their reasons are printed below the table."""
+    numbers: list[int | None] = []
+    count = 0
+    for r in results:
+        count += bool(r.error)
+        numbers.append(count if r.error else None)
+    return numbers
+
+
+def _value_columns(results: Sequence[ScanResult], numbers: Sequence[int | None]) -> dict[str, list[str]]:
+    """Every column but the path, as plain cells (the verdict is restyled when the row is added)."""
+    return {
+        "verdict": [_verdict_cell(r, n).plain for r, n in zip(results, numbers, strict=True)],
+        "p(fake)": ["" if r.fake_probability is None else f"{r.fake_probability:.3f}" for r in results],
+        "duration": ["" if r.duration_s is None else f"{r.duration_s:.1f} s" for r in results],
+        "peak window": [_peak_cell(r) for r in results],
+    }
+
+
+def results_table(
+    results: Sequence[ScanResult],
+    thresholds: Thresholds | None = None,
+    *,
+    width: int | None = None,
+    names: Sequence[str] | None = None,
+) -> tuple[Table, list[str]]:
+    """Results as a Rich table with one line per file, and the notes to print below it.
+
+    Error reasons are numbered notes below the table (``error [1]``), never a column folded over many
+    lines. With a ``width``, columns that would leave no room for whole names are left out (peak window
+    first, then duration) and a note says so; ``names`` are the path cells (default: the paths).
+    """
+    names = list(names) if names is not None else [r.path for r in results]
+    numbers = _note_numbers(results)
+    notes = [f"[{n}] {name}: {_error_reason(r)}"
+             for name, r, n in zip(names, results, numbers, strict=True) if n is not None]
+    columns = _value_columns(results, numbers)
+    widest = max(map(len, names), default=0)
+    left_out = []
+    for optional in ("peak window", "duration"):
+        if width is None or widest <= _room_for_path(width, columns):
+            break
+        del columns[optional]
+        left_out.append(optional)
+    if left_out:
+        notes.append(f"({' and '.join(left_out)} left out to fit {width} columns; "
+                     "--format csv or --report has every column)")
+    legend = "p(fake) = fake_probability, higher = more likely fake"
     if thresholds is not None:
         real, fake = thresholds.real_below, thresholds.fake_at_or_above
-        caption += f"; real < {real:g} \u2264 uncertain < {fake:g} \u2264 fake"
-    table = Table(
-        header_style="bold", box=box.SIMPLE_HEAD, expand=True, caption=caption, caption_justify="left"
-    )
-    table.add_column("path", overflow="fold", ratio=2, min_width=12)
-    table.add_column("verdict", no_wrap=True)
-    table.add_column("p(fake)", justify="right", no_wrap=True)
-    table.add_column("duration", justify="right", no_wrap=True)
-    table.add_column("peak window", justify="right")
-    any_error = any(r.error for r in results)
-    if any_error:  # an empty error column would squeeze the path column in 80 columns
-        table.add_column("error", overflow="fold", ratio=3)
-    for r in results:
-        worst = r.most_suspicious_window()
-        cells = [
-            Text(r.path),  # Text, not a markup string: file names may contain [brackets]
-            Text(r.verdict, style=_VERDICT_STYLES[r.verdict]),
-            "" if r.fake_probability is None else f"{r.fake_probability:.3f}",
-            "" if r.duration_s is None else f"{r.duration_s:.1f} s",
-            f"{worst.start_s:g}-{worst.end_s:g} s ({worst.fake_probability:.2f})" if worst else "",
-        ]
-        if any_error:
-            cells.append(Text(_error_reason(r), style="magenta") if r.error else "")
-        table.add_row(*cells)
-    return table
+        legend += f"; real < {real:g} \u2264 uncertain < {fake:g} \u2264 fake"
+    notes.insert(0, legend)  # below the table, wrapped at the console's width rather than the table's
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("path", overflow="fold")  # folds only as a last resort: names are sized to fit
+    for header in columns:
+        table.add_column(header, no_wrap=True, justify="left" if header == "verdict" else "right")
+    for row, (name, r, number) in enumerate(zip(names, results, numbers, strict=True)):
+        cells = [Text(name), _verdict_cell(r, number)]  # Text, not markup: names may contain [brackets]
+        table.add_row(*cells, *[cells_[row] for header, cells_ in columns.items() if header != "verdict"])
+    return table, notes
+
+
+def _peak_cell(result: ScanResult) -> str:
+    worst = result.most_suspicious_window()
+    return f"{worst.start_s:g}-{worst.end_s:g} s ({worst.fake_probability:.2f})" if worst else ""
+
+
+def _room_for_path(width: int, columns: dict[str, list[str]]) -> int:
+    """Characters left for the path column of a table ``width`` wide with these other columns (one space
+    of padding a side and a one-character divider between columns, none at the outer edges)."""
+    used = sum(max([len(header), *map(len, cells)]) for header, cells in columns.items())
+    return width - used - 3 * len(columns)
+
+
+def print_results(
+    target: Console, results: Sequence[ScanResult], thresholds: Thresholds | None, *, shorten: bool = True
+) -> None:
+    """The human form of a scan: the common folder, a table of one line per file, the notes below it.
+
+    With ``shorten`` (a terminal or a pipe) names are made to fit ``target``'s width (see
+    :func:`display_paths`); without (a file), paths are shown whole, as given.
+    """
+    names, base = [r.path for r in results], None
+    width = None
+    if shorten:
+        width = target.width
+        budget = _room_for_path(width, _value_columns(results, _note_numbers(results)))
+        names, base = display_paths(names, max(budget, 12))
+        if base is not None:
+            target.print(Text(f"in {base}{os.sep}"), soft_wrap=True)  # one line, whole, however long
+    table, notes = results_table(results, thresholds, width=width, names=names)
+    target.print(table)
+    for note in notes:
+        target.print(Text(note, style="magenta" if note.startswith("[") else "dim"))
 
 
 def summary_line(results: Sequence[ScanResult]) -> str:
@@ -368,16 +474,15 @@ def _run_scan(detector, inputs: Sequence[ScanInput], fmt: str, out: Path | None)
 
 
 def _show_table(results: Sequence[ScanResult], thresholds: Thresholds, out: Path | None) -> None:
-    table = results_table(results, thresholds)
     if out is not None:
         from unmask.report.writers import atomic_text_file
 
-        table.expand = False  # a file has no terminal width: size columns to their content, never fold
-        with atomic_text_file(out) as stream:
-            Console(file=stream, width=10_000, color_system=None, force_terminal=False).print(table)
+        with atomic_text_file(out) as stream:  # a file has no width: whole paths, columns sized to content
+            file_console = Console(file=stream, width=10_000, color_system=None, force_terminal=False)
+            print_results(file_console, results, thresholds, shorten=False)
         info(f"wrote table to {out}")
     elif not Settings.quiet:
-        console.print(table)
+        print_results(console, results, thresholds)
     else:  # --quiet hides the table, but an input that failed is never silent
         for r in results:
             if not r.ok:
