@@ -6,7 +6,16 @@ from pathlib import Path
 
 import typer
 
-from unmask.cli.common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, error, info, print_json
+from unmask.cli.common import (
+    DEVICE_HELP,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    EXIT_USAGE,
+    check_device,
+    error,
+    info,
+    print_json,
+)
 from unmask.errors import UnmaskError
 
 
@@ -28,15 +37,18 @@ def bench(
         None, "--max-cells", min=1, help="Stop after this many cells; a later run resumes with the rest."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ) -> None:
     """Score every detector x split x corruption cell; finished cells are kept, so a rerun resumes."""
     from unmask.eval.bench import load_config, run_bench
 
+    target = check_device(device)  # exit 2 when CUDA is asked for but missing
     try:
         parsed = load_config(config)
         outcome = run_bench(
-            parsed, run_dir=out, store_url=store, workers=workers, max_cells=max_cells, log=info
-        )
+            parsed, run_dir=out, store_url=store, workers=workers, max_cells=max_cells, log=info,
+            device=str(target),
+        )  # fmt: skip
     except UnmaskError as exc:
         error(str(exc))
         raise typer.Exit(EXIT_USAGE) from exc

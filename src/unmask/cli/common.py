@@ -78,3 +78,21 @@ def use_scoring_threads(requested: int = 0) -> int:
 
 
 THREADS_HELP = "Torch threads for the model; 0 = one fewer than the CPU cores (the decoder gets one)."
+
+
+def check_device(requested: str):
+    """``--device`` -> a ``torch.device``; an unknown or unavailable device is a usage error (exit 2)."""
+    import typer
+
+    from unmask._device import resolve_device
+    from unmask.errors import UnmaskError
+
+    try:
+        return resolve_device(requested)
+    except UnmaskError as exc:
+        error(str(exc))
+        raise typer.Exit(EXIT_USAGE) from exc
+
+
+# The same text as unmask._device.DEVICE_HELP (not imported from there: that would import torch).
+DEVICE_HELP = "Where the model runs: auto (a CUDA GPU if torch sees one, else the CPU), cpu, cuda or cuda:N."

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from unmask.cli.common import EXIT_USAGE, error, info, print_json
+from unmask.cli.common import DEVICE_HELP, EXIT_USAGE, check_device, error, info, print_json
 
 
 def train(
@@ -15,6 +15,9 @@ def train(
     export: Path | None = typer.Option(None, "--export", help="Also write the final checkpoint here."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue an interrupted run."),
     as_json: bool = typer.Option(False, "--json", help="Print the study summary as JSON."),
+    device: str | None = typer.Option(
+        None, "--device", help=DEVICE_HELP + " Default: the recipe's trainer.device (auto)."
+    ),
 ) -> None:
     """Train a detector from a recipe; interrupted runs resume where they stopped."""
     from unmask.errors import UnmaskError
@@ -29,6 +32,9 @@ def train(
         parsed.out_dir = out_dir
     if export is not None:
         parsed.export = export
+    if device is not None:
+        parsed.trainer.device = device
+    check_device(parsed.trainer.device)  # exit 2 before any work when CUDA is asked for but missing
     summary = run_recipe(parsed, log=info, resume=resume)
     if as_json:
         print_json(summary)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from unmask._device import module_device, resolve_device
 from unmask.detect.aggregate import aggregate_logits
 from unmask.detect.calibration import Calibrator
 from unmask.detect.result import ScanResult, Thresholds, WindowScore
@@ -110,8 +111,11 @@ class Detector:
         version: str = "0",
         card: dict[str, Any] | None = None,
         settings: ScanSettings | None = None,
+        device: str | torch.device | None = None,
     ) -> None:
-        self.model = model.eval()
+        # device None: where the model already is; "auto"/"cpu"/"cuda[:N]": moved there (unmask._device).
+        self.device = module_device(model) if device is None else resolve_device(device)
+        self.model = model.to(self.device).eval()
         self.calibrator = calibrator or Calibrator()
         self.name = name
         self.version = version
@@ -121,8 +125,15 @@ class Detector:
             raise ValueError(f"hop ({self.hop_s} s) must not exceed the window ({self.window_s} s)")
 
     @classmethod
-    def load(cls, model: str | Path = "default", **settings: Any) -> Detector:
-        """Load a bundled model by name or a checkpoint file; keyword arguments override ScanSettings."""
+    def load(
+        cls, model: str | Path = "default", *, device: str | torch.device | None = "auto", **settings: Any
+    ) -> Detector:
+        """Load a bundled model by name or a checkpoint file; keyword arguments override ScanSettings.
+
+        ``device``: ``"auto"`` (a CUDA GPU if torch sees one, else the CPU), ``"cpu"``, ``"cuda[:N]"``;
+        batches go there and logits come back to the CPU. CUDA asked for but missing is a ``DeviceError``.
+        """
+        target = resolve_device(device)  # before loading: a bad device fails fast
         path = resolve_model(model)
         ckpt: Checkpoint = load_checkpoint(path)
         calibrator = Calibrator.from_dict(ckpt.calibration) if ckpt.calibration else Calibrator()
@@ -134,6 +145,7 @@ class Detector:
             version=ckpt.version,
             card=ckpt.card,
             settings=ScanSettings(**settings),
+            device=target,
         )
 
     # ----------------------------------------------------------------- public API
@@ -165,6 +177,7 @@ class Detector:
             version=self.version,
             card=self.card,
             settings=replace(self.settings, **changes),
+            device=self.device,
         )
 
     def scan(self, path: str | Path) -> ScanResult:
@@ -228,7 +241,7 @@ class Detector:
         """Raw logits for a list of windows; short windows are tiled to the model's window length."""
         target = self.model.window_samples
         batch = np.stack([_tile_to(w, target) for w in windows])
-        return self.model(torch.from_numpy(batch)).double().numpy()
+        return _to_numpy(self.model(torch.from_numpy(batch).to(self.device)))
 
     # ----------------------------------------------------------------- internals
     def _produce(self, paths: list[str | Path], items: queue.Queue, stop: threading.Event) -> None:
@@ -333,7 +346,7 @@ class Detector:
                 continue
             first = windows[run[0]][1].samples
             strip = np.concatenate([first] + [windows[i][1].samples[-hop:] for i in run[1:]])
-            logits[run] = self.model.score_strip(torch.from_numpy(strip), hop).double().numpy()
+            logits[run] = _to_numpy(self.model.score_strip(torch.from_numpy(strip).to(self.device), hop))
         if loose:
             logits[loose] = self.score_batch([windows[i][1].samples for i in loose])
         return logits
@@ -442,6 +455,11 @@ def _strip_runs(
         previous = (index, start) if full else None
     if run:
         yield run
+
+
+def _to_numpy(logits: torch.Tensor) -> np.ndarray:
+    """Model output on any device -> float64 numpy on the CPU."""
+    return logits.detach().to("cpu", torch.float64).numpy()
 
 
 def _tile_to(samples: np.ndarray, length: int) -> np.ndarray:

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from unmask._device import module_device, resolve_device
 from unmask._fs import atomic_path
 from unmask.detect.pipeline import Detector
 from unmask.errors import UnmaskError
@@ -63,6 +64,9 @@ class TrainConfig:
     # official AASIST-L imported with `unmask import-model`. Its model_config may differ in settings
     # that do not change weight shapes (window_s).
     init_from: str | None = None
+    # Where gradient training runs: "auto" (a CUDA GPU if torch sees one), "cpu", "cuda[:N]". Models fitted
+    # by estimation (lfcc-gmm) are fitted on the CPU whatever this says.
+    device: str = "auto"
 
 
 @dataclass
@@ -153,6 +157,11 @@ class Trainer:
                     hint="leave init_from unset for this model",
                 )
             initialise_from(model, Path(cfg.init_from))
+        device = resolve_device(cfg.device)  # fails before any work when CUDA is asked for but missing
+        if not estimated:
+            model.to(device)
+            if device.type != "cpu":
+                self.log(f"training on {device}")
         batches = BalancedBatches(train, cfg.batch_size, model.window_samples, cfg.seed, augment)
         if estimated:
             self._fit_by_estimation(model, batches, val, resume, card)
@@ -183,6 +192,7 @@ class Trainer:
         )
         history: list[EpochLog] = []
         best_eer, best_epoch, start_epoch = float("inf"), -1, 0
+        device = module_device(model)
 
         if resume and self.state_path.exists():
             state = torch.load(self.state_path, map_location="cpu", weights_only=False)
@@ -201,7 +211,9 @@ class Trainer:
             losses = []
             for _ in range(cfg.steps_per_epoch):
                 waves, targets = batches.next_batch()
-                loss = objective(model, torch.from_numpy(waves), torch.from_numpy(targets).float())
+                loss = objective(
+                    model, torch.from_numpy(waves).to(device), torch.from_numpy(targets).float().to(device)
+                )
                 optimiser.zero_grad()
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), 5.0)

@@ -59,6 +59,7 @@ class CellTask:
     seed: int
     crop_s: float | None
     group_by: tuple[str, ...]
+    device: str = "cpu"  # where the detector runs ("cpu", "cuda", "cuda:N"; resolved by run_bench)
 
 
 @dataclass
@@ -148,13 +149,18 @@ def run_bench(
     workers: int = 1,
     max_cells: int | None = None,
     log: Callable[[str], None] = print,
+    device: str = "auto",
 ) -> BenchOutcome:
     """Compute every cell of ``config`` that is not done yet; returns what happened.
 
-    ``max_cells`` stops after that many cells (the rest stay pending for the next call).
+    ``max_cells`` stops after that many cells (the rest stay pending for the next call). ``device``:
+    where the detectors run (``auto``, ``cpu``, ``cuda[:N]``; see :mod:`unmask._device`).
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    from unmask._device import resolve_device
+
+    target = str(resolve_device(device))
     run_path = Path(run_dir or config.out_dir or Path("runs") / config.name).resolve()
     run_path.mkdir(parents=True, exist_ok=True)
     url = store_url or default_url(run_path)
@@ -196,6 +202,7 @@ def run_bench(
                 config.seed,
                 config.crop_s,
                 tuple(config.group_by),
+                target,
             )
             for key in todo
         ]
@@ -237,6 +244,8 @@ def _execute(tasks: list[CellTask], workers: int, on_start: Callable[[CellKey], 
     # fork (as torch's DataLoader does on Linux) starts workers with the parent's modules already
     # imported; the parent never scores here, so it holds no decoder threads a child could inherit.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    if any(task.device != "cpu" for task in tasks):
+        method = "spawn"  # CUDA cannot be used in a forked child
     context = multiprocessing.get_context(method)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker) as pool:
         pending: dict[Future, CellTask] = {}
@@ -267,7 +276,7 @@ def _init_worker() -> None:
 
 
 # -- the work of one cell (runs in a worker) ---------------------------------------------------------
-_DETECTORS: dict[str, Any] = {}
+_DETECTORS: dict[tuple[str, str], Any] = {}  # (detector name, device) -> Detector
 _WAVES: dict[tuple, np.ndarray] = {}
 
 
@@ -275,7 +284,7 @@ def score_cell(task: CellTask) -> CellResult:
     """Score every clip of one cell; any exception becomes the cell's error (with its traceback)."""
     started = time.perf_counter()
     try:
-        detector = _detector(task.detector)
+        detector = _detector(task.detector, task.device)
         rows = [_score_clip(detector, clip, task) for clip in task.clips]
         metric_rows = _cell_metrics(rows, task.group_by)
         return CellResult(task.key, rows, metric_rows, time.perf_counter() - started)
@@ -284,13 +293,14 @@ def score_cell(task: CellTask) -> CellResult:
         return CellResult(task.key, [], [], time.perf_counter() - started, error=detail)
 
 
-def build_detector(spec: DetectorSpec):
-    """A Detector from a bench detector spec (bundled model, checkpoint, or weights imported in memory)."""
+def build_detector(spec: DetectorSpec, device: str = "cpu"):
+    """A Detector from a bench detector spec (bundled model, checkpoint, or weights imported in memory),
+    on ``device``."""
     from unmask.detect.calibration import Calibrator
     from unmask.detect.pipeline import Detector, ScanSettings
 
     if spec.model is not None:
-        detector = Detector.load(spec.model, **spec.scan)
+        detector = Detector.load(spec.model, device=device, **spec.scan)
     else:
         from unmask.models.importers import IMPORTERS
 
@@ -309,15 +319,17 @@ def build_detector(spec: DetectorSpec):
             version=ckpt.version,
             card=ckpt.card,
             settings=ScanSettings(**spec.scan),
+            device=device,
         )
     detector.name = spec.name
     return detector
 
 
-def _detector(spec: DetectorSpec):
-    if spec.name not in _DETECTORS:
-        _DETECTORS[spec.name] = build_detector(spec)
-    return _DETECTORS[spec.name]
+def _detector(spec: DetectorSpec, device: str = "cpu"):
+    key = (spec.name, device)
+    if key not in _DETECTORS:
+        _DETECTORS[key] = build_detector(spec, device)
+    return _DETECTORS[key]
 
 
 def _decode(clip: Clip, sample_rate: int, crop_s: float | None) -> np.ndarray:
