@@ -205,7 +205,8 @@ class LFCCGMM(DetectorModel):
         # Only voiced frames count, so only they are scored (pauses are often a fifth of speech).
         voiced = keep.reshape(-1)
         ll = self.frame_log_likelihoods(feats.reshape(-1, feats.shape[-1])[voiced])
-        llr = torch.zeros(voiced.shape[0], dtype=torch.float64)  # 0 on unvoiced frames: the sum skips them
+        # 0 on unvoiced frames: the sum skips them (on the input's device, so a model on a GPU works)
+        llr = torch.zeros(voiced.shape[0], dtype=torch.float64, device=feats.device)
         llr[voiced] = (ll[:, FAKE] - ll[:, REAL]).double()
         return (llr.reshape(keep.shape).sum(dim=1) / keep.sum(dim=1)).float()
 
