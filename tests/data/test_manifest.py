@@ -111,6 +111,24 @@ def test_write_is_atomic_when_the_target_cannot_be_replaced(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"], "the temp file must be cleaned up"
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_written_manifests_get_the_umask_permissions_not_private_temp_ones(tmp_path, umask):
+    import os
+    import stat
+
+    from unmask.eval.protocols import Split
+
+    previous = os.umask(umask)
+    try:
+        manifest = Manifest.from_records([{"path": "a.wav", "label": "real"}], tmp_path)
+        written = manifest.write(tmp_path / "m.csv")
+        split = Split("s", "fixed", test=manifest, train=manifest).write(tmp_path / "split")
+    finally:
+        os.umask(previous)
+    for path in [written, *split.values()]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path  # 0644 under the usual umask
+
+
 def test_from_records_filter_groupby(tmp_path):
     records = [
         {"path": tmp_path / "a.wav", "label": "real", "split": "train", "start": 0.0, "end": 1.5},

@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from unmask._fs import atomic_path
 from unmask.errors import ManifestError
 
 LABELS = ("real", "fake")
@@ -424,24 +424,10 @@ class Manifest:
         so the manifest is valid wherever it is read from. Returns the written path.
         """
         out = _absolute(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
         frame = self.to_frame(relative_to=out.parent)
-        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed before the rename below
-            "w",
-            dir=out.parent,
-            prefix=f".{out.name}.",
-            suffix=".tmp",
-            delete=False,
-            newline="",
-            encoding="utf-8",
-        )
-        try:
-            with handle:
-                frame.to_csv(handle, index=False, lineterminator="\n")
-            os.replace(handle.name, out)
-        except BaseException:
-            Path(handle.name).unlink(missing_ok=True)
-            raise
+        # The project's one atomic write: the file gets the permissions a plain open() would give.
+        with atomic_path(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
+            frame.to_csv(handle, index=False, lineterminator="\n")
         return out
 
 
