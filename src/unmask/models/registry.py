@@ -17,6 +17,7 @@ _DETECTOR_MODULES = (
     "unmask.models.rawnet2",
     "unmask.models.ssl",
     "unmask.models.fusion",
+    "unmask.models.whisper_mlp",
 )
 
 

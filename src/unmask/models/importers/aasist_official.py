@@ -8,7 +8,6 @@ names, so the weights map one to one; the only rewrite is dropping the ``module.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import torch
 
+from unmask._fs import file_sha256
 from unmask.errors import UnmaskError
 from unmask.models.aasist import AASIST, AASISTL
 from unmask.models.checkpoint import Checkpoint
@@ -45,7 +45,7 @@ def import_official_aasist(pth_path: str | Path, conf_path: str | Path) -> Check
     check_state_dict(state, model.state_dict(), pth_path)
     model.load_state_dict(state, strict=True)
     model.eval()
-    digest = _sha256(pth_path)
+    digest = file_sha256(pth_path)
     card = _card(detector, pth_path, conf_path, digest)
     calibration = {"method": "platt", "scale": 1.0, "bias": 0.0}  # identity: the network's own softmax
     return Checkpoint(model, calibration, card, version=f"official-{digest[:12]}")
@@ -147,14 +147,6 @@ def _unmask_config(model_config: dict[str, Any]) -> dict[str, Any]:
 def _detector_class(model_config: dict[str, Any]) -> type[AASIST]:
     light = all(model_config[key] == AASISTL.default_config[key] for key in ARCHITECTURE_KEYS)
     return AASISTL if light else AASIST
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _card(detector: type[AASIST], pth_path: Path, conf_path: Path, digest: str) -> dict[str, Any]:

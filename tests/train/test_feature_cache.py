@@ -1,0 +1,135 @@
+"""The encoder-output cache: keyed by content, resumable, deterministic views, same numbers as scanning."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from audio_fixtures import buzzy, voiced
+from unmask.data.manifest import read_manifest
+from unmask.io import save_audio
+from unmask.models.registry import build_model
+from unmask.train.augment import build_augmentation
+from unmask.train.backend import BackendTrainConfig, CachedBatches, cached_file_logits, train_backend
+from unmask.train.feature_cache import FeatureCache, clip_blocks
+
+AUG = [{"name": "noise", "p": 1.0, "snr_db": [10.0, 20.0]}]
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return build_model("whisper-mlp", {"pretrained": False}).eval()  # random encoder: fast and exact
+
+
+def _corpus(folder, n=3, seconds=(1.5, 5.0, 9.3)):
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(n):
+        for label, make in (("real", voiced), ("fake", buzzy)):
+            name = f"{label}{i}.flac"
+            save_audio(folder / name, make(seconds[i % len(seconds)], rng), 16000)
+            rows.append({"path": name, "label": label, "source": f"s{i % 2}", "system": label + "-sys"})
+    pd.DataFrame(rows).to_csv(folder / "manifest.csv", index=False)
+    return read_manifest(folder / "manifest.csv")
+
+
+def test_clip_blocks_tile_short_clips_and_end_at_the_clip_end():
+    wave = np.arange(10, dtype=np.float32)
+    blocks = clip_blocks(wave, block=4, window=8)
+    np.testing.assert_array_equal(blocks[-1], wave[6:10])
+    np.testing.assert_array_equal(blocks[0], wave[0:4])
+    assert len(blocks) == 3
+    short = clip_blocks(np.arange(3, dtype=np.float32), block=4, window=8)
+    np.testing.assert_array_equal(short.reshape(-1), [0, 1, 2, 0, 1, 2, 0, 1])
+    exact = clip_blocks(np.arange(8, dtype=np.float32), block=4, window=8)
+    assert len(exact) == 2
+
+
+def test_cache_holds_the_models_block_features_and_is_reused(model, tmp_path):
+    manifest = _corpus(tmp_path)
+    cache = FeatureCache(tmp_path / "cache", model)
+    clips = cache.build(manifest, views=2, augment=build_augmentation(AUG), augment_config=AUG)
+    assert len(clips) == 6 and all(len(c.views) == 2 for c in clips)
+    from unmask.io import load_audio
+    from unmask.train.data import trim_silence
+
+    wave = trim_silence(load_audio(clips[2].path, 16000), 16000)
+    with torch.inference_mode():
+        expected = model.encode_blocks(torch.from_numpy(clip_blocks(wave, 32000, 64000))).numpy()
+    np.testing.assert_allclose(clips[2].load(0).astype(np.float32), expected, atol=2e-2, rtol=1e-2)
+    assert not np.allclose(clips[2].load(1), clips[2].load(0))  # the augmented view differs
+
+    stamps = {p: p.stat().st_mtime_ns for c in clips for p in c.views}
+    again = cache.build(manifest, views=2, augment=build_augmentation(AUG), augment_config=AUG)
+    assert [c.views for c in again] == [c.views for c in clips]
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())  # nothing re-encoded
+
+
+def test_views_are_deterministic_and_keyed_by_content(model, tmp_path):
+    manifest = _corpus(tmp_path, n=1)
+    first = FeatureCache(tmp_path / "a", model).build(manifest, views=2, augment=build_augmentation(AUG),
+                                                      augment_config=AUG)
+    shutil.copy(tmp_path / "real0.flac", tmp_path / "renamed.flac")
+    pd.DataFrame([{"path": "renamed.flac", "label": "real", "source": "x"}]).to_csv(tmp_path / "m2.csv")
+    renamed = FeatureCache(tmp_path / "a", model).build(read_manifest(tmp_path / "m2.csv"), views=2,
+                                                        augment=build_augmentation(AUG), augment_config=AUG)
+    assert renamed[0].views == first[0].views  # same bytes, same cache entry
+    rebuilt = FeatureCache(tmp_path / "b", model).build(manifest, views=2, augment=build_augmentation(AUG),
+                                                        augment_config=AUG)
+    np.testing.assert_array_equal(rebuilt[0].load(1), first[0].load(1))
+    other_chain = [{"name": "noise", "p": 1.0, "snr_db": [0.0, 1.0]}]
+    changed = FeatureCache(tmp_path / "a", model).build(manifest, views=2,
+                                                        augment=build_augmentation(other_chain),
+                                                        augment_config=other_chain)
+    assert changed[0].views[1] != first[0].views[1] and changed[0].views[0] == first[0].views[0]
+
+
+def test_unreadable_rows_are_reported_not_dropped_silently(model, tmp_path):
+    _corpus(tmp_path, n=1)
+    (tmp_path / "broken.flac").write_bytes(b"not audio at all")
+    frame = pd.read_csv(tmp_path / "manifest.csv")
+    frame = pd.concat([frame, pd.DataFrame([{"path": "broken.flac", "label": "fake", "source": "s0"},
+                                            {"path": "gone.flac", "label": "fake", "source": "s0"}])])
+    frame.to_csv(tmp_path / "manifest.csv", index=False)
+    errors: list[str] = []
+    clips = FeatureCache(tmp_path / "c", model).build(read_manifest(tmp_path / "manifest.csv"),
+                                                      on_error=errors.append)
+    assert len(clips) == 2 and len(errors) == 2
+    assert any("broken.flac" in e for e in errors) and any("gone.flac" in e for e in errors)
+
+
+def test_cached_scores_equal_the_models_scores_on_the_same_windows(model, tmp_path):
+    manifest = _corpus(tmp_path, n=2, seconds=(4.0, 6.0))
+    clips = FeatureCache(tmp_path / "c", model).build(manifest)
+    from unmask.io import load_audio
+    from unmask.train.data import trim_silence
+
+    for clip in clips:
+        wave = torch.from_numpy(clip_blocks(trim_silence(load_audio(clip.path, 16000), 16000), 32000, 64000))
+        windows = torch.stack([wave[i : i + 2].reshape(-1) for i in range(len(wave) - 1)])
+        with torch.inference_mode():
+            direct = model(windows).double().numpy()
+        from unmask.detect.aggregate import aggregate_logits
+
+        cached = cached_file_logits(model, [clip])[0]
+        assert cached == pytest.approx(aggregate_logits(direct), abs=0.02)
+
+
+def test_backend_learns_voiced_vs_buzzy_from_the_cache(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("whisper-mlp", {"pretrained": False, "dropout": 0.0})
+    manifest = _corpus(tmp_path, n=6, seconds=(1.5, 3.0, 5.0))
+    clips = FeatureCache(tmp_path / "c", model).build(manifest)
+    batches = CachedBatches(clips, 2, batch_size=8, seed=0)
+    feats, targets = batches.next_batch()
+    assert feats.shape == (8, 5, 100, 384) and targets.tolist() == [0, 1] * 4
+    losses = train_backend(model, clips, BackendTrainConfig(steps=60, batch_size=8, lr=3e-3, log_every=0))
+    assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
+    logits = cached_file_logits(model, clips)
+    targets = np.array([c.target for c in clips])
+    assert logits[targets == 1].min() > logits[targets == 0].max()
