@@ -377,8 +377,18 @@ def scan(
         show_default=False,
     ),
     model: str = typer.Option("default", "--model", "-m", help="Bundled model name or .pt path."),
-    output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
+    output_format: OutputFormat | None = typer.Option(
+        None, "--format", "-f", show_default=False, help="Output format (default table; jsonl with --resume)."
+    ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the output to FILE (atomically)."),
+    resume: bool = typer.Option(
+        False, "--resume",
+        help="Append to --out FILE (JSON Lines), one flushed row per file, skipping files it already holds "
+        "(same path, size and modification time): an interrupted scan picks up where it stopped.",
+    ),
+    use_hash: bool = typer.Option(
+        False, "--hash", help="With --resume, match files by content hash instead of size and time."
+    ),
     report: Path | None = typer.Option(None, "--report", help="Also write a self-contained HTML report."),
     window: float | None = typer.Option(
         None, "--window", help="Window length in seconds (default: the model's own)."
@@ -406,6 +416,7 @@ def scan(
         raise _usage_error(f"bad --real-below/--fake-at: {exc}") from exc
     _check_out_path(out, "--out")
     _check_out_path(report, "--report")
+    fmt = _output_format(output_format, out, resume, use_hash)
     detector = _load_detector(model, thresholds, batch_size, max_duration)
     detector = _apply_windows(detector, window, hop)
     use_scoring_threads(threads)
@@ -414,8 +425,10 @@ def scan(
     if not inputs:
         raise _usage_error("no inputs to scan (stdin held no paths)")
 
-    fmt = output_format.value
-    results = _run_scan(detector, inputs, fmt, out)
+    if resume:
+        results = _run_resumable_scan(detector, inputs, out, use_hash)
+    else:
+        results = _run_scan(detector, inputs, fmt, out)
     if fmt == "table":
         _show_table(results, thresholds, out)
     elif out is not None:
@@ -448,6 +461,56 @@ def _apply_windows(detector, window: float | None, hop: float | None):
     return detector.with_settings(window_s=window, hop_s=hop)
 
 
+def _output_format(chosen: OutputFormat | None, out: Path | None, resume: bool, use_hash: bool) -> str:
+    if use_hash and not resume:
+        raise _usage_error("--hash only applies with --resume")
+    if not resume:
+        return (chosen or OutputFormat.table).value
+    if out is None:
+        raise _usage_error("--resume needs --out FILE: the output it appends to and resumes from")
+    if chosen not in (None, OutputFormat.jsonl):
+        raise _usage_error(f"--resume writes JSON Lines (a row per file as it is scored), not {chosen.value}")
+    return OutputFormat.jsonl.value
+
+
+def _progress_bar():
+    bar = progress()
+    # Rich prints a blank line when a bar stops on a non-interactive stderr (a log, a pipe): skip the bar.
+    bar.disable = bar.disable or not err_console.is_interactive
+    return bar
+
+
+def _run_resumable_scan(detector, inputs: Sequence[ScanInput], out: Path, use_hash: bool) -> list[ScanResult]:
+    """Scan what ``out`` does not hold yet, appending each result as it arrives (see unmask.cli.resume).
+
+    Returns every result: those already held, then the new ones."""
+    from unmask.cli.resume import ResumableOutput
+
+    try:
+        output = ResumableOutput(out, use_hash=use_hash)
+    except UnmaskError as exc:
+        raise _usage_error(str(exc)) from exc
+    todo_paths, done, stale = output.plan([item.path for item in inputs])
+    todo_set = set(todo_paths)
+    todo = [item for item in inputs if item.path in todo_set]
+    if done or stale or output.state.torn:
+        info(f"resuming {out}: {len(done)} of {len(inputs)} file(s) already scanned"
+             + (f", {stale} changed since and scanned again" if stale else "")
+             + (", a row cut short by the interruption dropped" if output.state.torn else ""))
+    results = list(done)
+    output.open(rewrite=bool(stale or output.state.needs_rewrite))
+    try:
+        with _progress_bar() as bar:
+            task = bar.add_task("scanning", total=len(todo))
+            for result in scan_in_order(detector, todo):
+                output.add(result)
+                results.append(result)
+                bar.advance(task)
+    finally:
+        output.close()
+    return results
+
+
 def _run_scan(detector, inputs: Sequence[ScanInput], fmt: str, out: Path | None) -> list[ScanResult]:
     """Scan every input; machine formats are written as results arrive (to ``out`` or stdout)."""
     from unmask.report.writers import ResultWriter, atomic_text_file
@@ -458,10 +521,7 @@ def _run_scan(detector, inputs: Sequence[ScanInput], fmt: str, out: Path | None)
         if fmt != "table":
             stream = stack.enter_context(atomic_text_file(out)) if out is not None else sys.stdout
             writer = ResultWriter(fmt, stream)
-        bar = progress()
-        # Rich prints a blank line when a bar stops on a non-interactive stderr (a log, a pipe): skip the bar.
-        bar.disable = bar.disable or not err_console.is_interactive
-        stack.enter_context(bar)
+        bar = stack.enter_context(_progress_bar())
         task = bar.add_task("scanning", total=len(inputs))
         for result in scan_in_order(detector, inputs):
             results.append(result)
