@@ -14,10 +14,12 @@ from rich.text import Text
 
 from unmask._fs import atomic_path
 from unmask.cli.common import (
+    DEVICE_HELP,
     EXIT_OK,
     EXIT_SOME_FAILED,
     EXIT_USAGE,
     THREADS_HELP,
+    check_device,
     console,
     error,
     info,
@@ -42,15 +44,17 @@ def evaluate(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics tables as JSON."),
     threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ) -> None:
     """Score a labelled manifest with a model and report metrics, pooled and per group."""
     from unmask.data.manifest import read_manifest
     from unmask.detect.pipeline import Detector
     from unmask.eval.metrics import summarize, summarize_by
 
+    target = check_device(device)  # exit 2 when CUDA is asked for but missing
     try:
         parsed = read_manifest(manifest)
-        detector = Detector.load(model)
+        detector = Detector.load(model, device=target)
     except UnmaskError as exc:
         error(str(exc))
         raise typer.Exit(EXIT_USAGE) from exc

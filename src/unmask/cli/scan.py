@@ -20,11 +20,13 @@ from rich.table import Table
 from rich.text import Text
 
 from unmask.cli.common import (
+    DEVICE_HELP,
     EXIT_OK,
     EXIT_SOME_FAILED,
     EXIT_USAGE,
     THREADS_HELP,
     Settings,
+    check_device,
     console,
     err_console,
     error,
@@ -356,7 +358,9 @@ def _check_out_path(path: Path | None, what: str) -> None:
         raise _usage_error(f"{what} {path}: folder {path.parent} does not exist")
 
 
-def _load_detector(model: str, thresholds: Thresholds, batch_size: int, max_duration: float | None):
+def _load_detector(
+    model: str, thresholds: Thresholds, batch_size: int, max_duration: float | None, device: str = "auto"
+):
     from unmask.detect.pipeline import Detector
     from unmask.io import DEFAULT_LIMITS, MediaLimits
 
@@ -365,8 +369,11 @@ def _load_detector(model: str, thresholds: Thresholds, batch_size: int, max_dura
         if max_duration <= 0:
             raise _usage_error(f"--max-duration must be positive, got {max_duration}")
         limits = MediaLimits(max_duration_s=max_duration, max_bytes=DEFAULT_LIMITS.max_bytes)
+    target = check_device(device)  # exit 2 when CUDA is asked for but missing
     try:
-        return Detector.load(model, thresholds=thresholds, batch_size=batch_size, limits=limits)
+        return Detector.load(
+            model, thresholds=thresholds, batch_size=batch_size, limits=limits, device=target
+        )
     except (UnmaskError, KeyError, RuntimeError) as exc:
         raise _usage_error(f"cannot load the model: {exc}") from exc
 
@@ -400,6 +407,7 @@ def scan(
     fake_at: float = typer.Option(0.7, "--fake-at", help="Verdict fake when fake_probability >= P."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Windows scored per model call."),
     threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     recursive: bool = typer.Option(True, "--recursive/--no-recursive", help="Descend into sub-folders."),
     max_duration: float | None = typer.Option(
         None, "--max-duration", help="Refuse files longer than S seconds (default: 4 hours)."
@@ -417,7 +425,7 @@ def scan(
     _check_out_path(out, "--out")
     _check_out_path(report, "--report")
     fmt = _output_format(output_format, out, resume, use_hash)
-    detector = _load_detector(model, thresholds, batch_size, max_duration)
+    detector = _load_detector(model, thresholds, batch_size, max_duration, device)
     detector = _apply_windows(detector, window, hop)
     use_scoring_threads(threads)
 
