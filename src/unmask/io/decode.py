@@ -66,6 +66,9 @@ TRUNCATION_TOLERANCE_S = 0.5
 TRUNCATION_TOLERANCE_FRACTION = 0.05
 
 
+_LIMIT_HINT = "if the file is genuine, pass MediaLimits with that limit raised (None switches it off)"
+
+
 class MediaWarning(UserWarning):
     """Audio was decoded, but part of the input was damaged and was skipped or silenced."""
 
@@ -119,8 +122,8 @@ def _stat_error(path: Path, exc: OSError) -> MediaError:
         except OSError:
             target = None
         if target is not None:
-            return MediaError(f"broken symbolic link (it points to {target}, which does not exist)", path=path,
-                              hint="the file it pointed to was moved or deleted; fix or remove the link")
+            return MediaError(f"broken symbolic link (it points to {target}, which does not exist)",
+                              path=path, hint="the file it pointed to was moved or deleted; fix the link")
         return MediaError("file not found", path=path, hint="check the path and that the file was not moved")
     if exc.errno == errno.ELOOP:
         return MediaError("symbolic link loop (the link leads back to itself)", path=path,
@@ -302,7 +305,12 @@ class _MonoDecoder:
         key = (frame.format.name, frame.layout.name, frame.sample_rate)
         if key != self._resampler_key:
             # Mid-stream format changes happen (mp3 rate switches, AAC channel changes): start a new resampler
-            # after draining the old one, rather than letting PyAV refuse the frame.
+            # after draining the old one, rather than letting PyAV refuse the frame. The header was checked
+            # against the limits, but a frame can claim anything: check again before building one for it.
+            problem = self.limits.stream_problem(frame.sample_rate, len(frame.layout.channels))
+            if problem:
+                raise MediaError(f"a frame mid-stream is refused: {problem}", path=self.source.path,
+                                 hint=_LIMIT_HINT)
             out.extend(self._flush())
             self._resampler = av.AudioResampler(format="flt", layout="mono", rate=self.rate,
                                                 options={"rematrix_maxval": "1.0"})
@@ -501,6 +509,10 @@ def _check_arguments(sample_rate: int, start_s: float, duration_s: float | None)
 
 
 def _check_header(source: MediaSource, start_s: float, duration_s: float | None, limits: MediaLimits) -> None:
+    context = source.stream.codec_context
+    problem = limits.stream_problem(context.sample_rate, context.channels)
+    if problem:
+        raise MediaError(problem, path=source.path, hint=_LIMIT_HINT)
     announced = source.duration_s
     if announced is None:
         return
