@@ -84,6 +84,11 @@ class WhisperMLP(DetectorModel):
             nn.Linear(2 * cfg["proj_dim"], cfg["hidden"]), nn.GELU(), nn.Dropout(cfg["dropout"])
         )
         self.head = build_head(cfg["head"], cfg["hidden"], dropout=cfg["dropout"])
+        # Checkpoints hold no frozen weights. Hooks rather than state_dict/load_state_dict overrides, so
+        # this also holds when the model is a member of another (score fusion): PyTorch calls them on
+        # nested modules, with their key prefix.
+        self.register_state_dict_post_hook(_drop_frozen_encoder)
+        self.register_load_state_dict_pre_hook(_fill_frozen_encoder)
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -161,23 +166,21 @@ class WhisperMLP(DetectorModel):
         windows = torch.stack([states[i : n - k + 1 + i] for i in range(k)], dim=1)  # [W, k, L, F, D]
         return windows.transpose(1, 2).reshape(n - k + 1, layers, k * frames, d)
 
-    # ------------------------------------------------------------------ checkpoints: no frozen weights
-    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        state = super().state_dict(*args, **kwargs)
-        if self.config["freeze_encoder"]:
-            prefix = kwargs.get("prefix", "")
-            state = type(state)((k, v) for k, v in state.items() if not k.startswith(prefix + "encoder."))
-        return state
-
-    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
-        if self.config["freeze_encoder"]:
-            frozen = {k: v for k, v in super().state_dict().items() if k.startswith("encoder.")}
-            state_dict = {**frozen, **state_dict}
-        return super().load_state_dict(state_dict, strict=strict, assign=assign)
-
     def size_description(self) -> str:
         trained = sum(p.numel() for n, p in self.named_parameters() if not n.startswith("encoder."))
         encoder = sum(p.numel() for p in self.encoder.parameters())
         state = "frozen, from its wheel" if self.config["freeze_encoder"] else "fine-tuned"
         name = self.config["encoder"]
         return f"{trained:,} trained parameters + Whisper {name} encoder ({encoder:,}, {state})"
+
+
+def _drop_frozen_encoder(module: WhisperMLP, state: dict, prefix: str, _meta: Any) -> None:
+    if module.config["freeze_encoder"]:
+        for key in [k for k in state if k.startswith(prefix + "encoder.")]:
+            del state[key]
+
+
+def _fill_frozen_encoder(module: WhisperMLP, state: dict, prefix: str, *_: Any) -> None:
+    if module.config["freeze_encoder"]:
+        for key, value in module.encoder.state_dict().items():
+            state.setdefault(prefix + "encoder." + key, value)
