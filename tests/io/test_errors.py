@@ -51,6 +51,17 @@ def test_broken_symlink_and_link_loop_say_so(tmp_path):
     _raises(loop, "symbolic link loop")
 
 
+@pytest.mark.parametrize("bits", [0, 1000])
+def test_a_stream_without_a_decoder_is_a_media_error(tmp_path, bits):
+    from corrupt_corpus import wav_bytes
+
+    path = tmp_path / f"bits-{bits}.wav"  # the corpus found these leaking AttributeError from PyAV
+    path.write_bytes(wav_bytes(bits=bits, frames=10))
+    _raises(path, "codec is unknown or cannot be decoded")
+    with pytest.raises(MediaError, match="cannot be decoded"):
+        probe_audio(path)
+
+
 def test_special_files_are_refused_before_opening(tmp_path):
     import os
 

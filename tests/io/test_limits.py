@@ -4,13 +4,12 @@ is allocated for them, and again while decoding (headers lie)."""
 from __future__ import annotations
 
 import json
-import math
-import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from corrupt_corpus import aiff_bytes
 
 from unmask.errors import MediaError
 from unmask.io import DEFAULT_LIMITS, NO_LIMITS, MediaLimits, load_audio
@@ -18,13 +17,7 @@ from unmask.io import DEFAULT_LIMITS, NO_LIMITS, MediaLimits, load_audio
 
 def aiff(path: Path, rate: float, channels: int = 1, frames_claimed: int = 1600, frames: int = 1600) -> Path:
     """A PCM AIFF whose COMM chunk says ``rate`` (an 80-bit float: any value) and ``frames_claimed``."""
-    exponent = math.floor(math.log2(rate))
-    extended = struct.pack(">HQ", exponent + 16383, int(rate / 2**exponent * 2**63))
-    comm = b"COMM" + struct.pack(">IhIh", 18, channels, min(frames_claimed, 2**32 - 1), 16) + extended
-    data = bytes(frames * channels * 2)
-    ssnd = b"SSND" + struct.pack(">III", 8 + len(data), 0, 0) + data
-    body = b"AIFF" + comm + ssnd
-    path.write_bytes(b"FORM" + struct.pack(">I", len(body)) + body)
+    path.write_bytes(aiff_bytes(rate, channels, frames_claimed, frames))
     return path
 
 

@@ -170,6 +170,9 @@ def _pick_audio(path: Path, container: av.container.InputContainer) -> MediaSour
         raise MediaError(f"no audio stream (the file has only: {kinds})", path=path,
                          hint="this looks like a video without sound; nothing to analyse")
     stream = container.streams.audio[0]
+    if stream.codec_context is None:  # FFmpeg sees a stream but has no decoder (e.g. a WAV of 0-bit samples)
+        raise MediaError("the audio codec is unknown or cannot be decoded", path=path,
+                         hint="re-encode the file to a common format (wav, flac, mp3, ...)")
     time_base = stream.time_base
     origin_s = float(stream.start_time * time_base) if stream.start_time is not None and time_base else 0.0
     if stream.duration is not None and time_base:
