@@ -143,12 +143,16 @@ def _file_kind(mode: int) -> str:
 def open_source(path: Path) -> MediaSource:
     """Open ``path`` and pick its first audio stream; every failure becomes a MediaError."""
     try:
-        container = av.open(str(path), mode="r")
+        # Tags are text from the file: undecodable bytes in a title must not make the audio unreadable.
+        container = av.open(str(path), mode="r", metadata_errors="replace")
     except (av.error.InvalidDataError, av.error.EOFError) as exc:
         raise MediaError("not a recognised media file, or its header/index is damaged or missing", path=path,
                          hint="check that this is audio or video and that it was copied completely") from exc
     except (av.error.FFmpegError, OSError) as exc:
         raise MediaError(f"cannot be opened as media ({_describe(exc)})", path=path) from exc
+    except (ValueError, TypeError, LookupError) as exc:  # PyAV's own parsing of what FFmpeg returned
+        raise MediaError(f"cannot be opened as media ({type(exc).__name__}: {exc})", path=path,
+                         hint="the container's header is damaged") from exc
     try:
         return _pick_audio(path, container)
     except BaseException:
