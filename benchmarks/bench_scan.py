@@ -1,7 +1,8 @@
-"""Scan speed and memory: the default detector vs the official AASIST architecture, same pipeline and audio.
+"""Scan speed and memory: the default detector vs the previous default (LFCC-GMM) and the official AASIST
+architecture, same pipeline and audio, one run.
 
 Usage: .venv/bin/python benchmarks/bench_scan.py [--minutes 10] [--batch-size 32] [--threads 0]
-                                                  [--aasist-threads 2] [--models default,aasist]
+                                                  [--aasist-threads 2] [--models default,lfcc-gmm,aasist]
 
 Generates ``--minutes`` of speech-like audio (a pitch-varying glottal source through per-syllable vowel
 formants, fricative noise bursts and pauses) as 60 s, 16 kHz FLAC files, then times
@@ -10,6 +11,7 @@ formants, fricative noise bursts and pauses) as 60 s, 16 kHz FLAC files, then ti
 * ``default``: the bundled model (``src/unmask/assets/default.pt``) when it exists, else an LCNN built
   from ``recipes/default/recipe.yaml``'s ``trainer.model_config`` (random weights: speed does not depend
   on them), with the pipeline's default hop (half a window);
+* ``lfcc-gmm``: the previous default, bundled as ``lfcc-gmm`` (``src/unmask/assets/lfcc-gmm.pt``);
 * ``aasist``: the official AASIST architecture (random weights), its 64,600-sample window, hop = window
   (the official evaluation scores non-overlapping inputs).
 
@@ -21,7 +23,7 @@ policy (``--threads 0``: one fewer than the cores, leaving the decoder one); AAS
 ``--aasist-threads`` (2: its faster setting here, so the ratio is not flattered by starving it).
 After one warm-up file, the whole set is scanned --repeats times (--aasist-repeats for AASIST); the wall
 time is the median pass. Reported: audio seconds, wall seconds, real-time factor (audio s / wall s), peak
-RSS, and the ratio of the two real-time factors (> 1: the default model is faster than AASIST).
+RSS, and the ratios of the real-time factors (> 1: the default model is faster than the other).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ SR = 16_000
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "recipes" / "default" / "recipe.yaml"
 # (F1, F2, F3) in Hz for a few vowels: each syllable picks one, so the spectrum moves like speech.
+MODELS = ("default", "lfcc-gmm", "aasist")
 VOWELS = ((730, 1090, 2440), (270, 2290, 3010), (530, 1840, 2480), (570, 840, 2410), (300, 870, 2240))
 
 
@@ -100,6 +103,8 @@ def build_detector(which: str, batch_size: int):
         return Detector(model, name="aasist (random init)").with_settings(
             hop_s=model.window_samples / model.sample_rate, batch_size=batch_size
         ), "AASIST, official config, random init, hop = window"
+    if which == "lfcc-gmm":
+        return Detector.load("lfcc-gmm", batch_size=batch_size), "bundled lfcc-gmm.pt (the previous default)"
     if bundled_model_path("default").is_file():
         return Detector.load("default", batch_size=batch_size), "bundled default.pt"
     trainer = yaml.safe_load(RECIPE.read_text())["trainer"]
@@ -170,9 +175,10 @@ def main() -> None:
     parser.add_argument("--aasist-repeats", type=int, default=1, help="timed passes, AASIST (median)")
     parser.add_argument("--audio-dir", type=Path, help="reuse/keep the generated audio here")
     parser.add_argument(
-        "--models", default="default,aasist", help="comma-separated subset of default,aasist (ratio: both)"
+        "--models", default="default,lfcc-gmm,aasist",
+        help="comma-separated subset of default,lfcc-gmm,aasist (ratios need default and another)",
     )
-    parser.add_argument("--worker", choices=["default", "aasist"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=list(MODELS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         run_worker(args.worker, args.audio_dir, args.batch_size, args.threads, args.repeats)
@@ -187,33 +193,32 @@ def main() -> None:
             print(f"generated {len(files)} x 60 s FLAC in {time.perf_counter() - start:.1f} s -> {audio_dir}")
         print(f"batch size: {args.batch_size}")
         models = [m.strip() for m in args.models.split(",") if m.strip()]
-        if not models or set(models) - {"default", "aasist"}:
-            parser.error(f"--models: choose from default,aasist, got {args.models!r}")
-        threads = {"default": args.threads, "aasist": args.aasist_threads}
-        repeats = {"default": args.repeats, "aasist": args.aasist_repeats}
+        if not models or set(models) - set(MODELS):
+            parser.error(f"--models: choose from {','.join(MODELS)}, got {args.models!r}")
+        threads = {"default": args.threads, "lfcc-gmm": args.threads, "aasist": args.aasist_threads}
+        repeats = {"default": args.repeats, "lfcc-gmm": args.repeats, "aasist": args.aasist_repeats}
         rows = [
             measure(which, audio_dir, args.batch_size, threads[which], repeats[which]) for which in models
         ]
 
     header = (
-        f"{'model':<8} {'threads':>7} {'windows':>7} {'audio s':>8} {'wall s':>8} {'RT x':>7} {'peak RSS':>9}"
+        f"{'model':<9} {'threads':>7} {'windows':>7} {'audio s':>8} {'wall s':>8} {'RT x':>7} {'peak RSS':>9}"
     )
     print(header)
     for row in rows:
         row["rt_factor"] = row["audio_s"] / row["wall_s"]
         print(
-            f"{row['model']:<8} {row['threads']:>7} {row['windows']:>7} {row['audio_s']:>8.1f} "
+            f"{row['model']:<9} {row['threads']:>7} {row['windows']:>7} {row['audio_s']:>8.1f} "
             f"{row['wall_s']:>8.2f} {row['rt_factor']:>7.1f} {row['peak_rss_mb']:>6.0f} MB"
             f"   ({row['description']}; RSS before scan {row['rss_before_scan_mb']:.0f} MB;"
             f" passes: {', '.join(f'{w:.2f}' for w in row['wall_s_all'])} s)"
         )
-    if len(rows) < 2:
+    by_model = {row["model"]: row for row in rows}
+    if "default" not in by_model:
         return
-    default, aasist = rows
-    print(
-        f"real-time factor ratio default / aasist: {default['rt_factor'] / aasist['rt_factor']:.1f}x "
-        f"(> 1: the default model scans faster)"
-    )
+    for other in (m for m in by_model if m != "default"):
+        ratio = by_model["default"]["rt_factor"] / by_model[other]["rt_factor"]
+        print(f"real-time factor ratio default / {other}: {ratio:.1f}x (> 1: the default model scans faster)")
 
 
 if __name__ == "__main__":

@@ -99,3 +99,21 @@ def test_time_encoding_gives_the_same_instant_the_same_code_at_any_frame_rate():
 def test_bad_branches_are_rejected(branches):
     with pytest.raises(ValueError, match="branches must be a non-empty subset"):
         TwoViews({**SMALL, "branches": branches})
+
+
+def test_two_views_with_the_whisper_encoder_view(tmp_path):
+    torch.manual_seed(0)
+    model = TwoViews({"ssl_kind": "whisper", "window_s": 2.0, "d_model": 32})
+    assert not any(".encoder." in k or k.startswith("ssl.encoder") for k in model.state_dict())
+    wave = torch.randn(2, 32000) * 0.1
+    logits = model(wave)
+    assert logits.shape == (2,)
+    logits.sum().backward()
+    assert model.ssl.layer_logits.grad is not None and model.ssl.layer_logits.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.ssl.encoder.parameters())  # frozen
+    save_checkpoint(tmp_path / "tv.pt", Checkpoint(model, None, {}, version="t"))
+    loaded = load_checkpoint(tmp_path / "tv.pt").model.eval()
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded(wave), model.eval()(wave))
+    with pytest.raises(ValueError, match="ssl_kind"):
+        TwoViews({"ssl_kind": "onnx"})

@@ -29,7 +29,9 @@ from unmask.io import MediaLimits, array_windows, iter_windows, load_audio
 from unmask.models.base import DetectorModel
 from unmask.models.checkpoint import Checkpoint, load_checkpoint
 
-BUNDLED_MODELS = {"default": "default.pt"}
+# "lfcc-gmm" is the previous default (an LFCC-GMM ensemble, 2019-2022 demo pages only): kept for comparison
+# and for fusion; see its card (`unmask models show lfcc-gmm`).
+BUNDLED_MODELS = {"default": "default.pt", "lfcc-gmm": "lfcc-gmm.pt"}
 # The least audio (in total, and above the silence floor) a file must hold before it gets a verdict. A model
 # may need more: it sets a ``min_duration_s`` class attribute; ScanSettings.min_duration_s overrides both.
 DEFAULT_MIN_DURATION_S = 0.5

@@ -8,6 +8,8 @@ Speech Deepfake Detection" (arXiv 2507.20417, 2025), where fusing hand-crafted s
   max-feature-map blocks of :mod:`unmask.models.lcnn`, each frame's (channel x band) map projected to
   ``d_model``;
 - SSL view: :class:`unmask.models.ssl.SSLFrontend` (learned layer-weighted sum), projected to ``d_model``;
+  or, with ``ssl_kind: whisper``, the Whisper encoder of an installed wheel
+  (:class:`unmask.models.whisper_mlp.WhisperFrontend`), which needs no model directory;
 - fusion ("mutual" cross-attention): each view's frames attend to the other view's frames, with a
   residual and layer norm; both views carry a sinusoidal encoding of each frame's centre time in
   seconds, so frames at the same moment can find each other although the views' frame rates differ;
@@ -121,7 +123,11 @@ class TwoViews(DetectorModel):
         "feature_kwargs": {},
         "spectral_channels": [16, 24, 32],
         "normalise_loudness": True,
-        # SSL view (see unmask.models.ssl)
+        # SSL view (see unmask.models.ssl): "hf" = a wav2vec 2.0 / HuBERT / WavLM directory, "whisper" = the
+        # Whisper encoder of an installed wheel (unmask.models.whisper_mlp.WhisperFrontend, no directory)
+        "ssl_kind": "hf",
+        "whisper_encoder": "tiny.en",
+        "whisper_pretrained": True,
         **SSL_FRONTEND_DEFAULTS,
         # fusion
         "d_model": 64,
@@ -154,13 +160,24 @@ class TwoViews(DetectorModel):
                     f"two-views: the SSL view takes {SSL_SAMPLE_RATE} Hz audio; "
                     f"sample_rate is {self.sample_rate}"
                 )
-            self.ssl = build_ssl_frontend(cfg)
+            self.ssl = self._encoder_view(cfg)
             self.ssl_proj = nn.Linear(self.ssl.hidden_size, d_model)
         if len(self.branches) == 2:
             self.spectral_attends_ssl = CrossAttention(d_model, cfg["heads"], cfg["dropout"])
             self.ssl_attends_spectral = CrossAttention(d_model, cfg["heads"], cfg["dropout"])
         self.pools = nn.ModuleDict({b: AttentiveStatsPooling(d_model) for b in self.branches})
         self.head = nn.Sequential(nn.Dropout(cfg["dropout"]), nn.Linear(2 * d_model * len(self.branches), 1))
+
+    @staticmethod
+    def _encoder_view(cfg: dict[str, Any]) -> nn.Module:
+        if cfg["ssl_kind"] == "whisper":
+            from unmask.models.whisper_mlp import WhisperFrontend
+
+            return WhisperFrontend(cfg["whisper_encoder"], bool(cfg["whisper_pretrained"]),
+                                   freeze=bool(cfg["freeze_ssl"]), layers=cfg["layers"])
+        if cfg["ssl_kind"] != "hf":
+            raise ValueError(f"two-views: ssl_kind must be 'hf' or 'whisper', got {cfg['ssl_kind']!r}")
+        return build_ssl_frontend(cfg)
 
     def views(self, wave: torch.Tensor) -> dict[str, torch.Tensor]:
         """Each view's frame sequence ``[B, frames, d_model]`` before fusion."""

@@ -87,6 +87,7 @@ class WhisperMLP(DetectorModel):
         # Checkpoints hold no frozen weights. Hooks rather than state_dict/load_state_dict overrides, so
         # this also holds when the model is a member of another (score fusion): PyTorch calls them on
         # nested modules, with their key prefix.
+        self.encoder_frozen = bool(cfg["freeze_encoder"])
         self.register_state_dict_post_hook(_drop_frozen_encoder)
         self.register_load_state_dict_pre_hook(_fill_frozen_encoder)
 
@@ -120,13 +121,25 @@ class WhisperMLP(DetectorModel):
             return states
 
     # ------------------------------------------------------------------ back-end (trained)
+    @staticmethod
+    def prepare_features(features: torch.Tensor) -> torch.Tensor:
+        """The fixed (untrained) part of the back-end: ``[B, layers, frames, d]`` -> each frame of each layer
+        layer-normed, laid out ``[B, frames, d, layers]`` so the learned layer mix is one fast mat-vec.
+        Training runs it in the batch-loading thread, off the critical path."""
+        features = features.float()
+        return F.layer_norm(features, features.shape[-1:]).permute(0, 2, 3, 1).contiguous()
+
+    def embed_prepared(self, prepared: torch.Tensor) -> torch.Tensor:
+        """:meth:`prepare_features` output -> embedding ``[B, hidden]``."""
+        mixed = prepared @ torch.softmax(self.layer_logits, dim=0)  # [B, frames, d]
+        return self.mlp(self.pool(F.gelu(self.project(mixed))))
+
+    def score_prepared(self, prepared: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed_prepared(prepared))
+
     def embed_features(self, features: torch.Tensor) -> torch.Tensor:
         """Cached features of a window ``[B, len(layers), frames, d]`` -> embedding ``[B, hidden]``."""
-        features = features.float()
-        normed = F.layer_norm(features, features.shape[-1:])
-        weights = torch.softmax(self.layer_logits, dim=0)
-        mixed = torch.einsum("blfd,l->bfd", normed, weights)
-        return self.mlp(self.pool(F.gelu(self.project(mixed))))
+        return self.embed_prepared(self.prepare_features(features))
 
     def score_features(self, features: torch.Tensor) -> torch.Tensor:
         return self.head(self.embed_features(features))
@@ -174,13 +187,45 @@ class WhisperMLP(DetectorModel):
         return f"{trained:,} trained parameters + Whisper {name} encoder ({encoder:,}, {state})"
 
 
-def _drop_frozen_encoder(module: WhisperMLP, state: dict, prefix: str, _meta: Any) -> None:
-    if module.config["freeze_encoder"]:
+class WhisperFrontend(nn.Module):
+    """Whisper encoder + learned softmax mix of layer-normed hidden states: ``[B, T] -> [B, frames, d]``.
+
+    The encoder view of :class:`unmask.models.fusion.TwoViews` (``ssl_kind: whisper``): the whole window
+    is encoded at once, on its own frames, loudness-normalised. Frozen weights stay out of checkpoints as
+    in :class:`WhisperMLP`.
+    """
+
+    def __init__(self, encoder: str = "tiny.en", pretrained: bool = True, freeze: bool = True,
+                 layers: list[int] | None = None) -> None:
+        super().__init__()
+        n_layers = WHISPER_MODELS[encoder]["n_layers"] if encoder in WHISPER_MODELS else -1
+        self.layers = list(range(n_layers + 1)) if layers is None else [int(i) for i in layers]
+        if n_layers < 0 or not self.layers or min(self.layers) < 0 or max(self.layers) > n_layers:
+            raise ValueError(f"Whisper front-end: encoder {encoder!r} with layers {layers} is not valid")
+        self.mel = WhisperLogMel()
+        self.encoder = WhisperEncoder.from_installed(encoder) if pretrained else WhisperEncoder(encoder)
+        self.encoder.requires_grad_(not freeze)
+        self.encoder_frozen = freeze
+        self.hidden_size = self.encoder.d_model
+        self.layer_logits = nn.Parameter(torch.zeros(len(self.layers)))
+        self.register_state_dict_post_hook(_drop_frozen_encoder)
+        self.register_load_state_dict_pre_hook(_fill_frozen_encoder)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.encoder_frozen):
+            mel = self.mel(normalise_loudness(wave))
+            states = self.encoder.hidden_states(mel, upto=max(self.layers))[:, self.layers]
+        normed = F.layer_norm(states, states.shape[-1:])
+        return torch.einsum("blfd,l->bfd", normed, torch.softmax(self.layer_logits, dim=0))
+
+
+def _drop_frozen_encoder(module: nn.Module, state: dict, prefix: str, _meta: Any) -> None:
+    if module.encoder_frozen:
         for key in [k for k in state if k.startswith(prefix + "encoder.")]:
             del state[key]
 
 
-def _fill_frozen_encoder(module: WhisperMLP, state: dict, prefix: str, *_: Any) -> None:
-    if module.config["freeze_encoder"]:
+def _fill_frozen_encoder(module: nn.Module, state: dict, prefix: str, *_: Any) -> None:
+    if module.encoder_frozen:
         for key, value in module.encoder.state_dict().items():
             state.setdefault(prefix + "encoder." + key, value)

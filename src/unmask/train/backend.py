@@ -14,7 +14,9 @@ File scores for held-out clips are the scan pipeline's: window logits over the c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,7 +68,7 @@ class CachedBatches:
         return int(self.rng.choice(len(weights), p=weights / weights.sum()))
 
     def _window(self, clip: CachedClip) -> np.ndarray:
-        blocks = clip.load(self._view(clip))
+        blocks = np.load(clip.views[self._view(clip)])  # a whole small file: faster than a memory map here
         start = int(self.rng.integers(0, blocks.shape[0] - self.k + 1))
         window = np.asarray(blocks[start : start + self.k], dtype=np.float32)
         k, layers, frames, d = window.shape
@@ -77,17 +79,46 @@ class CachedBatches:
         windows = np.stack([self._window(self._pick(int(t))) for t in targets])
         return torch.from_numpy(windows), torch.from_numpy(targets)
 
+    def prepared_batch(self, prepare: Callable[[torch.Tensor], torch.Tensor]
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+        feats, targets = self.next_batch()
+        with torch.no_grad():
+            return prepare(feats), targets
+
+    def prefetched(self, count: int, prepare: Callable[[torch.Tensor], torch.Tensor] = lambda x: x,
+                   depth: int = 3) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """``count`` batches, read, converted and passed through ``prepare`` (the model's untrained
+        feature preparation) in a background thread while the model trains on the last one."""
+        batches: queue.Queue = queue.Queue(maxsize=depth)
+
+        def fill() -> None:
+            try:
+                for _ in range(count):
+                    batches.put(self.prepared_batch(prepare))
+            except Exception as exc:  # handed to the training loop, which raises it
+                batches.put(exc)
+
+        worker = threading.Thread(target=fill, daemon=True)
+        worker.start()
+        for _ in range(count):
+            item = batches.get()
+            if isinstance(item, Exception):
+                raise item
+            yield item
+        worker.join()
+
 
 def _loss_fn(model: DetectorModel, config: BackendTrainConfig) -> Callable:
+    """The loss of a batch prepared by ``model.prepare_features`` (see :func:`train_backend`)."""
     if config.loss == "bce":
         bce = nn.BCEWithLogitsLoss()
-        return lambda feats, y: bce(model.score_features(feats), y.float())
+        return lambda prepared, y: bce(model.score_prepared(prepared), y.float())
     if config.loss == "ocsoftmax":
         if model.config.get("head") != "ocsoftmax":
             raise UnmaskError("loss 'ocsoftmax' needs a model built with head: ocsoftmax")
         head = model.head
         loss = OCSoftmaxLoss(head.m_real, head.m_fake, float(head.alpha))
-        return lambda feats, y: loss(head.score(model.embed_features(feats)), y)
+        return lambda prepared, y: loss(head.score(model.embed_prepared(prepared)), y)
     raise UnmaskError(f"unknown back-end loss {config.loss!r}; choose 'bce' or 'ocsoftmax'")
 
 
@@ -104,8 +135,8 @@ def train_backend(model: DetectorModel, clips: Sequence[CachedClip], config: Bac
     loss_fn = _loss_fn(model, config)
     model.train()
     losses = []
-    for step in range(1, config.steps + 1):
-        feats, targets = batches.next_batch()
+    prepared = batches.prefetched(config.steps, model.prepare_features)
+    for step, (feats, targets) in enumerate(prepared, start=1):
         loss = loss_fn(feats, targets)
         optimiser.zero_grad()
         loss.backward()

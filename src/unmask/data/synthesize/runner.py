@@ -218,7 +218,8 @@ def synthesize_tts(
     """Every available voice of ``engines`` (default: every installed engine) speaks every text.
 
     Outputs go to ``out_dir/<engine>/<voice>/<text index>.flac``; manifest rows have ``label=fake``,
-    ``system=<engine>/<voice>``, ``source=tts-<engine>``, ``speaker=<voice>``, ``language=en``, ``text``
+    ``system=<engine>/<voice>``, ``source=tts-<engine>``, ``speaker=<voice>``, ``language=en``,
+    ``domain=speech``, ``text``
     and ``recipe=tts``. An engine asked for by name but not installed raises SynthesisError naming its
     Debian packages.
     """
@@ -236,6 +237,7 @@ def synthesize_tts(
     outcomes = _run(_speak, jobs, workers, on_item)
     records = [{"path": job.output, "label": "fake", "system": job.voice.system,
                 "source": f"tts-{job.voice.engine}", "speaker": job.voice.voice, "language": "en",
+                "domain": "speech",
                 "text": job.text, "recipe": "tts"}
                for job in jobs if Path(job.output).is_file()]
     return _finish(records, outcomes, out_dir)
