@@ -5,8 +5,9 @@
 #   alsa-utils its /usr/share/sounds/alsa voice recordings are the demo's real clips
 #   flite, festival + voices (incl. an HTS voice): more offline TTS engines for fake training data
 #   postgresql a server the bench tests start on loopback to check the PostgreSQL results store
+#   chromium   the browser Playwright drives in the `unmask serve` page test (tests/service/test_browser.py)
 set -euo pipefail
-packages=(ffmpeg espeak-ng alsa-utils flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts postgresql)
+packages=(ffmpeg espeak-ng alsa-utils flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts postgresql chromium)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -55,6 +55,7 @@ def _mount_subcommands() -> None:
     from unmask.cli.import_model import import_model
     from unmask.cli.models import models_app
     from unmask.cli.scan import scan
+    from unmask.cli.serve import serve_app
     from unmask.cli.synthesize import synthesize
     from unmask.cli.train import train
 
@@ -67,6 +68,7 @@ def _mount_subcommands() -> None:
     app.add_typer(models_app, name="models", help="List detectors and bundled models; show model cards.")
     data_app.command(name="synthesize")(synthesize)
     app.add_typer(data_app, name="data", help="Import, describe, check and synthesize manifests.")
+    app.add_typer(serve_app, name="serve", help="HTTP API, web page and scoring workers; API keys.")
 
 
 _mount_subcommands()
