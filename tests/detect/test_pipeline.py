@@ -9,7 +9,7 @@ from unmask.detect.calibration import Calibrator
 from unmask.detect.pipeline import Detector, ScanSettings
 from unmask.errors import UnmaskError
 from unmask.io import save_audio
-from unmask.models.base import DetectorModel
+from unmask.models.base import Capabilities, DetectorModel
 from unmask.models.checkpoint import Checkpoint, save_checkpoint
 from unmask.models.registry import build_model
 
@@ -148,7 +148,7 @@ class StripProbe(LoudnessProbe):
     Its logit depends on where in the window the energy is, so a wrongly assembled strip shows."""
 
     name = "strip-probe"
-    scores_strips = True
+    capabilities = Capabilities(scores_strips=True)
 
     def __init__(self) -> None:
         super().__init__()

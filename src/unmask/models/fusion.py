@@ -23,13 +23,14 @@ pooled); with only the spectral view no SSL directory is needed, and ``transform
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from unmask.features import build_feature
-from unmask.models.base import DetectorModel, normalise_loudness
+from unmask.models.base import Capabilities, DetectorModel, normalise_loudness
 from unmask.models.lcnn import MaxPool2x2, mfm_block, mfm_conv
 from unmask.models.registry import register
 from unmask.models.ssl import (
@@ -114,6 +115,11 @@ class TwoViews(DetectorModel):
     """Spectral (log-mel + LCNN blocks) and SSL views fused by mutual cross-attention (El Kheir 2025)."""
 
     name: ClassVar[str] = "two-views"
+    capabilities: ClassVar[Capabilities] = Capabilities(needs=("hf-directory",))
+
+    @classmethod
+    def example_config(cls, workdir: Path) -> dict[str, Any]:
+        return {"ssl_kind": "whisper", "whisper_pretrained": False, "d_model": 32, "window_s": 2.0}
     default_config: ClassVar[dict[str, Any]] = {
         "sample_rate": SSL_SAMPLE_RATE,
         "window_s": 4.0,

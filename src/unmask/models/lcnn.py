@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from unmask.features import build_feature
-from unmask.models.base import DetectorModel, normalise_loudness
+from unmask.models.base import Capabilities, DetectorModel, normalise_loudness
 from unmask.models.heads import build_head
 from unmask.models.registry import register
 
@@ -59,6 +59,7 @@ class LCNN(DetectorModel):
     """LFCC/spectral front-end + max-feature-map CNN with statistics pooling (ASVspoof LCNN family)."""
 
     name: ClassVar[str] = "lcnn"
+    capabilities: ClassVar[Capabilities] = Capabilities(embedding=True)
     default_config: ClassVar[dict[str, Any]] = {
         "sample_rate": 16000,
         "window_s": 4.0,

@@ -31,7 +31,7 @@ from sklearn.mixture import GaussianMixture
 
 from unmask.errors import UnmaskError
 from unmask.features import build_feature
-from unmask.models.base import DetectorModel, loudness_gain, normalise_loudness
+from unmask.models.base import Capabilities, DetectorModel, loudness_gain, normalise_loudness
 from unmask.models.registry import register
 
 COVARIANCE_TYPES = ("diag", "full")
@@ -62,6 +62,8 @@ class LFCCGMM(DetectorModel):
     """Bona fide and spoof GMMs over LFCC(+deltas) frames; logit = mean per-frame log-likelihood ratio."""
 
     name: ClassVar[str] = "lfcc-gmm"
+    # Overlapping windows share STFT frames: see score_strip.
+    capabilities: ClassVar[Capabilities] = Capabilities(training="estimation", scores_strips=True)
     default_config: ClassVar[dict[str, Any]] = {
         "sample_rate": 16000,
         "window_s": 4.0,
@@ -179,9 +181,6 @@ class LFCCGMM(DetectorModel):
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         self._check_fitted()
         return self._window_logits(*self.frames(wave, dtype=wave.dtype))
-
-    # Overlapping windows share STFT frames: see score_strip.
-    scores_strips: ClassVar[bool] = True
 
     def score_strip(self, strip: torch.Tensor, hop: int) -> torch.Tensor:
         """``forward`` of ``strip.unfold(0, window, hop)``, computing each STFT frame once.

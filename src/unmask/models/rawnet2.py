@@ -29,7 +29,7 @@ import torch.nn.functional as F  # noqa: N812 - the conventional alias
 from torch import nn
 
 from unmask.models.aasist import SincFilterbank
-from unmask.models.base import DetectorModel, normalise_loudness
+from unmask.models.base import Capabilities, DetectorModel, normalise_loudness
 from unmask.models.heads import build_head
 from unmask.models.registry import register
 
@@ -73,6 +73,7 @@ class RawNet2(DetectorModel):
     """Fixed sinc front-end + residual blocks with FMS + GRU on the raw waveform (ASVspoof 2021 baseline)."""
 
     name: ClassVar[str] = "rawnet2"
+    capabilities: ClassVar[Capabilities] = Capabilities(embedding=True)
     default_config: ClassVar[dict[str, Any]] = {
         "sample_rate": 16000,
         "window_s": 4.0,

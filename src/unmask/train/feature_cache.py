@@ -161,8 +161,7 @@ class FeatureCache:
     @torch.inference_mode()
     def _encode_all(self, todo: queue.Queue, batch_blocks: int, log: Callable[[str], None],
                     total: int) -> None:
-        done = 0
-        for item in iter(todo.get, None):
+        for done, item in enumerate(iter(todo.get, None), start=1):
             if isinstance(item, Exception):
                 raise item
             index, target_file, blocks = item
@@ -174,7 +173,6 @@ class FeatureCache:
             target_file.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(target_file) as tmp, open(tmp, "wb") as handle:
                 np.save(handle, features)
-            done += 1
             if done % 200 == 0:
                 log(f"feature cache: {done} views encoded (row {index + 1} of {total})")
 
@@ -190,4 +188,5 @@ def iter_windows_of(clip_features: np.ndarray, blocks_per_window: int) -> Iterat
     n, layers, frames, d = clip_features.shape
     for i in range(n - blocks_per_window + 1):
         window = clip_features[i : i + blocks_per_window]
-        yield np.ascontiguousarray(window.transpose(1, 0, 2, 3).reshape(layers, blocks_per_window * frames, d))
+        joined = window.transpose(1, 0, 2, 3).reshape(layers, blocks_per_window * frames, d)
+        yield np.ascontiguousarray(joined)
