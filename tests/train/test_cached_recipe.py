@@ -37,7 +37,7 @@ def study(tmp_path_factory):
         "out_dir": "run",
         "export": "exported.pt",
         "augment": [{"name": "noise", "p": 1.0, "snr_db": [15.0, 25.0]}],
-        "feature_cache": {"dir": "cache", "views": 2, "robust_view": 1},
+        "feature_cache": {"dir": "cache", "views": 2, "robust_view": 1, "workers": 2},
         "backend": {"steps": 80, "batch_size": 8, "lr": 3e-3, "log_every": 0},
         "holdout_splits": {"zero-shot": {"column": "system", "pattern": "^zs-"}},
         "trainer": {"model": "whisper-mlp", "model_config": {"pretrained": False, "dropout": 0.0},

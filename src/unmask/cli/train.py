@@ -18,6 +18,11 @@ def train(
     device: str | None = typer.Option(
         None, "--device", help=DEVICE_HELP + " Default: the recipe's trainer.device (auto)."
     ),
+    workers: int | None = typer.Option(
+        None, "-j", "--workers", min=1,
+        help="Feature-cache recipes: back-ends trained in parallel processes (default: the recipe's "
+        "feature_cache.workers, else 1).",
+    ),
 ) -> None:
     """Train a detector from a recipe; interrupted runs resume where they stopped."""
     from unmask.errors import UnmaskError
@@ -34,13 +39,18 @@ def train(
         parsed.export = export
     if device is not None:
         parsed.trainer.device = device
+    if workers is not None and parsed.feature_cache:
+        parsed.feature_cache["workers"] = workers
     check_device(parsed.trainer.device)  # exit 2 before any work when CUDA is asked for but missing
     summary = run_recipe(parsed, log=info, resume=resume)
     if as_json:
         print_json(summary)
     else:
         for group, fold in summary["folds"].items():
-            typer.echo(f"held-out {group}: EER {fold['eer']:.4f}")
+            figures = [f"EER {fold['eer']:.4f}"] if "eer" in fold else []  # single-class sources have none
+            if "errors_at_pooled_threshold" in fold:
+                figures.append(f"errors at the pooled threshold {fold['errors_at_pooled_threshold']:.4f}")
+            typer.echo(f"held-out {group}: {', '.join(figures)}")
         pooled = summary.get("pooled_out_of_fold")
         if pooled:
             typer.echo(

@@ -21,10 +21,12 @@ pages gave a 15% mean held-out EER and a model that was worse than chance on 202
 from __future__ import annotations
 
 import json
+import multiprocessing
 import platform
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -64,14 +66,17 @@ def run_cached_recipe(recipe: Any, manifest: Any, augment: Any, augment_config: 
     for message in errors:
         log(f"skipped: {message}")
 
-    def fit(train: list[CachedClip], where: Path) -> torch.nn.Module:
-        return _fit_or_resume(cfg, backend_cfg, frontend, train, where, log, resume)
+    jobs = _training_jobs(clips, recipe)
+    _train_missing(jobs, cfg, backend_cfg, int(settings.get("workers", 1)), resume, log)
+
+    def trained(where: Path) -> torch.nn.Module:
+        return _load_backend(cfg, frontend, where)  # trained by _train_missing
 
     robust_view = settings.get("robust_view")
-    folds, oof = _leave_one_out(clips, recipe, fit, robust_view, log)
+    folds, oof = _leave_one_out(clips, recipe, trained, robust_view, log)
     pooled, calibrator, per_source = _pool(oof, recipe.calibration)
     oof.to_csv(recipe.out_dir / "out_of_fold.csv", index=False)
-    splits = {name: _holdout_split(name, spec, clips, fit, recipe.out_dir, log)
+    splits = {name: _holdout_split(name, spec, clips, trained, recipe.out_dir, log)
               for name, spec in (recipe.holdout_splits or {}).items()}
     summary = {
         "unmask_version": __version__,
@@ -94,7 +99,7 @@ def run_cached_recipe(recipe: Any, manifest: Any, augment: Any, augment_config: 
         "skipped_inputs": errors,
     }
     if recipe.train_final:
-        final = fit(clips, recipe.out_dir / "final")
+        final = trained(recipe.out_dir / "final")
         card = {**recipe.card, "study": summary, "parameters": final.size_description()}
         out = Checkpoint(final, calibrator.to_dict(), card, version=__version__)
         save_checkpoint(recipe.out_dir / "model.pt", out)
@@ -107,31 +112,83 @@ def run_cached_recipe(recipe: Any, manifest: Any, augment: Any, augment_config: 
 
 
 # ---------------------------------------------------------------------------------------- training
-def _fit_or_resume(cfg, backend_cfg, frontend, train, where: Path, log: Log, resume: bool):
-    """A back-end trained on ``train``; a finished fold (``backend.pt``) is reloaded, not retrained."""
+def _fold_sets(clips: list[CachedClip]) -> list[tuple[str, list[CachedClip], list[CachedClip]]]:
+    """``(group, held_out, train)`` for every group."""
+    groups = sorted({c.group for c in clips})
+    return [(g, [c for c in clips if c.group == g], [c for c in clips if c.group != g]) for g in groups]
+
+
+def _holdout_sets(name: str, spec: dict[str, Any], clips: list[CachedClip]):
+    """``(test, train, n_fakes, sources)``: the matching fakes + their sources' reals, and the rest."""
+    column = spec.get("column", "system")
+    if column != "system":
+        raise UnmaskError(f"holdout split {name!r}: only column 'system' is supported, got {column!r}")
+    pattern = re.compile(spec["pattern"], re.IGNORECASE)
+    fakes = {i for i, c in enumerate(clips) if c.target == 1 and pattern.search(c.system)}
+    sources = {clips[i].group for i in fakes}
+    test = [c for i, c in enumerate(clips) if i in fakes or (c.target == 0 and c.group in sources)]
+    train = [c for i, c in enumerate(clips) if i not in fakes and c.group not in sources]
+    if not fakes or not any(c.target == 0 for c in test):
+        raise UnmaskError(f"holdout split {name!r}: its pattern matches no fake, or their sources no real")
+    return test, train, len(fakes), sources
+
+
+def _training_jobs(clips: list[CachedClip], recipe: Any) -> list[tuple[Path, list[CachedClip]]]:
+    """Every back-end the recipe trains: one per fold, per hold-out split, and the final one."""
+    jobs = [(recipe.out_dir / "folds" / _slug(g), train) for g, _, train in _fold_sets(clips)]
+    for name, spec in (recipe.holdout_splits or {}).items():
+        jobs.append((recipe.out_dir / "holdout" / _slug(name), _holdout_sets(name, spec, clips)[1]))
+    if recipe.train_final:
+        jobs.append((recipe.out_dir / "final", clips))
+    return jobs
+
+
+def _train_missing(jobs, cfg, backend_cfg, workers: int, resume: bool, log: Log) -> None:
+    """Train the jobs without a saved back-end (all of them without ``resume``), ``workers`` at a time in
+    separate processes of one torch thread each: folds are independent given the cache."""
+    todo = [(where, train) for where, train in jobs if not (resume and (where / "backend.pt").is_file())]
+    if not todo:
+        return
+    log(f"training {len(todo)} back-ends ({len(jobs) - len(todo)} already trained), {workers} at a time")
+    if workers <= 1 or len(todo) == 1:
+        for where, train in todo:
+            _train_job(cfg, backend_cfg, train, where)
+            log(f"trained {where.relative_to(where.parents[1])}")
+        return
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_train_job, cfg, backend_cfg, train, where): where for where, train in todo}
+        for future in as_completed(futures):
+            future.result()
+            log(f"trained {futures[future].relative_to(futures[future].parents[1])}")
+
+
+def _train_job(cfg, backend_cfg, train: list[CachedClip], where: Path) -> None:
+    torch.set_num_threads(1)
     model = build_model(cfg.model, cfg.model_config)
-    model.encoder = frontend.encoder  # share the frozen encoder: one copy in memory for every fold
-    saved = where / "backend.pt"
-    if resume and saved.is_file():
-        model.load_state_dict(torch.load(saved, weights_only=True))
-        return model.eval()
-    losses = train_backend(model, train, backend_cfg, log=log)
+    losses = train_backend(model, train, backend_cfg, log=lambda m: print(f"[{where.name}] {m}", flush=True))
     where.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), saved)
     sampled = losses[:: max(1, len(losses) // 200)]
     (where / "losses.json").write_text(json.dumps([round(x, 5) for x in sampled]))
+    backend = {k: v for k, v in model.state_dict().items() if not k.startswith("encoder.")}
+    torch.save(backend, where / "backend.pt")  # last: its presence means "trained"
+
+
+def _load_backend(cfg, frontend, where: Path):
+    """The back-end saved at ``where`` on the shared front-end encoder (one copy in memory for every fold;
+    the encoder the cache was made with, also when it has random weights)."""
+    model = build_model(cfg.model, cfg.model_config)
+    model.encoder = frontend.encoder
+    encoder = {f"encoder.{k}": v for k, v in frontend.encoder.state_dict().items()}
+    model.load_state_dict({**encoder, **torch.load(where / "backend.pt", weights_only=True)})
     return model.eval()
 
 
-def _leave_one_out(clips: list[CachedClip], recipe: Any, fit, robust_view: int | None, log: Log):
-    groups = np.array([c.group for c in clips])
+def _leave_one_out(clips: list[CachedClip], recipe: Any, trained, robust_view: int | None, log: Log):
     folds: dict[str, dict[str, Any]] = {}
     rows = []
-    for group in sorted(set(groups)):
-        held = [c for c, g in zip(clips, groups, strict=True) if g == group]
-        train = [c for c, g in zip(clips, groups, strict=True) if g != group]
+    for group, held, train in _fold_sets(clips):
         log(f"fold {group}: train {len(train)} clips, held-out {len(held)}")
-        model = fit(train, recipe.out_dir / "folds" / _slug(group))
+        model = trained(recipe.out_dir / "folds" / _slug(group))
         logits = cached_file_logits(model, held)
         robust = (cached_file_logits(model, held, view=robust_view) if robust_view
                   else np.full(len(held), np.nan))
@@ -166,21 +223,12 @@ def _robust_pooled(oof: pd.DataFrame, calibrator: Calibrator) -> dict[str, Any]:
     return _plain(summarize(calibrator(oof["logit_augmented"].to_numpy()), targets, threshold=0.5))
 
 
-def _holdout_split(name: str, spec: dict[str, Any], clips: list[CachedClip], fit, out_dir: Path,
+def _holdout_split(name: str, spec: dict[str, Any], clips: list[CachedClip], trained, out_dir: Path,
                    log: Log) -> dict[str, Any]:
     """Train without the matching fakes and their sources' reals; EER on exactly those."""
-    column = spec.get("column", "system")
-    if column != "system":
-        raise UnmaskError(f"holdout split {name!r}: only column 'system' is supported, got {column!r}")
-    pattern = re.compile(spec["pattern"], re.IGNORECASE)
-    fakes = {i for i, c in enumerate(clips) if c.target == 1 and pattern.search(c.system)}
-    sources = {clips[i].group for i in fakes}
-    test = [c for i, c in enumerate(clips) if i in fakes or (c.target == 0 and c.group in sources)]
-    train = [c for i, c in enumerate(clips) if i not in fakes and c.group not in sources]
-    if not fakes or not any(c.target == 0 for c in test):
-        raise UnmaskError(f"holdout split {name!r}: its pattern matches no fake, or their sources no real")
-    log(f"holdout {name}: train {len(train)} clips, test {len(test)} ({len(fakes)} fakes)")
-    model = fit(train, out_dir / "holdout" / _slug(name))
+    test, train, n_fakes, sources = _holdout_sets(name, spec, clips)
+    log(f"holdout {name}: train {len(train)} clips, test {len(test)} ({n_fakes} fakes)")
+    model = trained(out_dir / "holdout" / _slug(name))
     logits = cached_file_logits(model, test)
     targets = np.array([c.target for c in test])
     systems = sorted({c.system for c in test if c.target == 1})
