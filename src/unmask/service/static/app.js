@@ -117,6 +117,9 @@ function drawTimeline(result) {
     }
     if (!peak || w.fake_probability > peak.fake_probability) peak = w;
   }
+  const axis = $("timeline-axis").children;
+  axis[0].textContent = windows.length ? "0 s" : "";
+  axis[1].textContent = windows.length ? windows[windows.length - 1].end_s.toFixed(1) + " s" : "";
   box.setAttribute("aria-label", windows.length
     ? windows.length + " windows; the most suspicious is " + peak.start_s.toFixed(1) + " to " +
       peak.end_s.toFixed(1) + " s at " + percent(peak.fake_probability)
