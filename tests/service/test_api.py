@@ -104,6 +104,30 @@ def test_failed_jobs_are_recorded_with_their_reason(make_service) -> None:
     assert listed["total"] == 1
 
 
+def test_two_workers_score_as_one_does(make_service, tmp_path: Path) -> None:
+    service = make_service(workers=2)
+    clips = {f"w{i}.wav": wav_bytes(2.0 + i, seed=10 + i, fake=bool(i % 2)) for i in range(4)}
+    ids = {name: service.upload(data, name=name).json()["id"] for name, data in clips.items()}
+    detector = service.app.state.detector
+    for name, scan_id in ids.items():
+        local = tmp_path / name
+        local.write_bytes(clips[name])
+        expected = json.loads(json.dumps(detector.scan(local).to_dict()))
+        expected["path"] = name
+        assert service.wait(scan_id)["result"] == expected
+
+
+def test_deleting_a_scan_while_it_is_scored(make_service) -> None:
+    service = make_service(retention_hours=1.0)
+    pool = service.app.state.pool
+    pool.stop()  # score by hand, to delete in between
+    scan_id = service.upload(wav_bytes(1.0)).json()["id"]
+    job = service.store.claim_next()
+    assert service.client.delete(f"/v1/scans/{scan_id}", headers=service.headers()).status_code == 204
+    pool.run_job(job)  # finishes, finds the scan gone, and deletes the upload despite retention
+    assert list(service.config.upload_dir.iterdir()) == []
+
+
 def test_content_is_sniffed_and_names_are_only_labels(service) -> None:
     text = service.upload(b"this is plain text, not audio at all" * 10, name="evil.wav")
     assert text.status_code == 415 and "bytes, not its name" in text.json()["detail"]

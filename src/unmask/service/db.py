@@ -316,7 +316,8 @@ class ServiceStore:
 
     def finish_scan(self, scan_id: str, *, status: str, result: dict | None, error: str | None,
                     spectrogram: dict | None = None, purge_after: datetime | None = None,
-                    keep_path: bool = False) -> None:
+                    keep_path: bool = False) -> bool:
+        """Record a job's end; False when the job is gone (deleted while it was being scored)."""
         values: dict[str, Any] = {
             "status": status,
             "error": error,
@@ -334,7 +335,7 @@ class ServiceStore:
         if not keep_path:
             values["stored_path"] = None
         with self.engine.begin() as conn:
-            conn.execute(scans.update().where(scans.c.id == scan_id).values(**values))
+            return conn.execute(scans.update().where(scans.c.id == scan_id).values(**values)).rowcount == 1
 
     def recover(self, max_attempts: int) -> tuple[int, int]:
         """Jobs left running by a dead server: queued again, or failed once ``max_attempts`` are spent.

@@ -131,7 +131,7 @@ class WorkerPool:
             error = _public_text(f"{filename}: unexpected error while scoring: {exc!r}", stored, filename)
         keep = job["source"] == "upload" and self.config.retention_hours > 0 and bool(stored)
         try:
-            self.store.finish_scan(
+            recorded = self.store.finish_scan(
                 job["id"], status=status, result=result, error=error, spectrogram=spectrogram,
                 purge_after=retention_deadline(self.config.retention_hours) if keep else None,
                 keep_path=keep,
@@ -140,8 +140,8 @@ class WorkerPool:
             log.exception("cannot record the result of job %s; it stays running and resumes on restart",
                           job["id"])
             return
-        if job["source"] == "upload" and stored and not keep:
-            Path(stored).unlink(missing_ok=True)
+        if job["source"] == "upload" and stored and (not keep or not recorded):
+            Path(stored).unlink(missing_ok=True)  # scored, or its scan was deleted meanwhile
         self.metrics.scan(status, (result or {}).get("verdict"), time.perf_counter() - started)
 
     def _janitor(self) -> None:
