@@ -215,7 +215,7 @@ def create_app(
     ScanId = Annotated[str, PathParam(pattern=SCAN_ID, description="A scan id (32 hex digits).")]
 
     # -- page ---------------------------------------------------------------------------------------
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
 
