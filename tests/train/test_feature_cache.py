@@ -15,7 +15,7 @@ from unmask.io import save_audio
 from unmask.models.registry import build_model
 from unmask.train.augment import build_augmentation
 from unmask.train.backend import BackendTrainConfig, CachedBatches, cached_file_logits, train_backend
-from unmask.train.feature_cache import FeatureCache, clip_blocks
+from unmask.train.feature_cache import FeatureCache, clip_blocks, iter_windows_of
 
 AUG = [{"name": "noise", "p": 1.0, "snr_db": [10.0, 20.0]}]
 
@@ -127,7 +127,11 @@ def test_backend_learns_voiced_vs_buzzy_from_the_cache(tmp_path):
     clips = FeatureCache(tmp_path / "c", model).build(manifest)
     batches = CachedBatches(clips, 2, batch_size=8, seed=0)
     feats, targets = batches.next_batch()
-    assert feats.shape == (8, 5, 100, 384) and targets.tolist() == [0, 1] * 4
+    assert feats.shape == (8, 2, 5, 50, 384) and targets.tolist() == [0, 1] * 4
+    # The blocks layout training reads and the joined-window layout scoring uses prepare the same.
+    window = torch.from_numpy(np.stack(list(iter_windows_of(np.asarray(clips[0].load()), 2)))[:1])
+    first = torch.from_numpy(np.asarray(clips[0].load()[:2]))[None]
+    torch.testing.assert_close(model.prepare_features(first), model.prepare_features(window))
     losses = train_backend(model, clips, BackendTrainConfig(steps=60, batch_size=8, lr=3e-3, log_every=0))
     assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
     logits = cached_file_logits(model, clips)

@@ -134,11 +134,15 @@ class WhisperMLP(DetectorModel):
     # ------------------------------------------------------------------ back-end (trained)
     @staticmethod
     def prepare_features(features: torch.Tensor) -> torch.Tensor:
-        """The fixed (untrained) part of the back-end: ``[B, layers, frames, d]`` -> each frame of each layer
-        layer-normed, laid out ``[B, frames, d, layers]`` so the learned layer mix is one fast mat-vec.
-        Training runs it in the batch-loading thread, off the critical path."""
-        features = features.float()
-        return F.layer_norm(features, features.shape[-1:]).permute(0, 2, 3, 1).contiguous()
+        """The fixed (untrained) part of the back-end: ``[B, layers, frames, d]`` (a window's features), or
+        ``[B, blocks, layers, frames, d]`` (its cached blocks, as training reads them) -> each frame of
+        each layer layer-normed, laid out ``[B, frames, d, layers]`` (blocks' frames in order) so the
+        learned layer mix is one fast mat-vec. Training runs it in the batch-loading thread."""
+        if features.dim() == 4:
+            features = features.unsqueeze(1)
+        b, k, layers, frames, d = features.shape
+        normed = F.layer_norm(features.float(), (d,))
+        return normed.permute(0, 1, 3, 4, 2).reshape(b, k * frames, d, layers)
 
     def embed_prepared(self, prepared: torch.Tensor) -> torch.Tensor:
         """:meth:`prepare_features` output -> embedding ``[B, hidden]``."""

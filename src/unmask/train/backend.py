@@ -43,7 +43,7 @@ class BackendTrainConfig:
 
 
 class CachedBatches:
-    """Infinite balanced batches of cached windows ``([B, L, F, D] float32, targets [B])``."""
+    """Infinite balanced batches of cached windows (see :meth:`next_batch`)."""
 
     def __init__(self, clips: Sequence[CachedClip], blocks_per_window: int, batch_size: int, seed: int,
                  clean_view_weight: float = 1.0) -> None:
@@ -68,13 +68,14 @@ class CachedBatches:
         return int(self.rng.choice(len(weights), p=weights / weights.sum()))
 
     def _window(self, clip: CachedClip) -> np.ndarray:
-        blocks = np.load(clip.views[self._view(clip)])  # a whole small file: faster than a memory map here
+        """A random window's cached blocks ``[k, layers, frames, d]``, float16 as stored (only those blocks
+        are read, through a memory map)."""
+        blocks = clip.load(self._view(clip))
         start = int(self.rng.integers(0, blocks.shape[0] - self.k + 1))
-        window = np.asarray(blocks[start : start + self.k], dtype=np.float32)
-        k, layers, frames, d = window.shape
-        return window.transpose(1, 0, 2, 3).reshape(layers, k * frames, d)
+        return np.asarray(blocks[start : start + self.k])
 
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``([B, k, layers, frames, d] float16, targets [B])``: the model's ``prepare_features`` input."""
         targets = np.array([i % 2 for i in range(self.batch_size)], dtype=np.int64)
         windows = np.stack([self._window(self._pick(int(t))) for t in targets])
         return torch.from_numpy(windows), torch.from_numpy(targets)
