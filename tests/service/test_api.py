@@ -230,6 +230,15 @@ def test_revoked_keys_and_rate_limits(make_service) -> None:
     assert service.client.get("/v1/models", headers={"X-API-Key": service.key}).status_code == 429
 
 
+def test_guessing_keys_is_rate_limited_per_address(make_service) -> None:
+    service = make_service(failed_auth_per_minute=3)
+    for _ in range(3):
+        assert service.client.get("/v1/models", headers=service.headers("unm_0_guess")).status_code == 401
+    refused = service.client.get("/v1/models", headers=service.headers("unm_0_guess"))
+    assert refused.status_code == 429 and refused.headers["retry-after"]
+    assert service.client.get("/v1/models", headers=service.headers()).status_code == 200  # keys still work
+
+
 def test_keys_are_stored_hashed(service) -> None:
     import sqlalchemy as sa
 
@@ -415,3 +424,20 @@ def test_migrations_match_the_tables(tmp_path: Path) -> None:
 
     assert set(sa.inspect(store.engine).get_table_names()) <= {"alembic_version"}
     store.close()
+
+
+def test_serve_refuses_unusable_options(tmp_path: Path) -> None:
+    import torch
+    from typer.testing import CliRunner
+
+    from unmask.cli.main import app as cli
+
+    runner = CliRunner()
+    where = ["--data-dir", str(tmp_path)]
+    missing = runner.invoke(cli, ["serve", *where, "--allow-path", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "not a folder" in " ".join(missing.output.split())  # any width
+    assert runner.invoke(cli, ["serve", *where, "--db", "nosuchdb://x"]).exit_code == 2
+    assert runner.invoke(cli, ["serve", *where, "--model", str(tmp_path / "none.pt")]).exit_code == 2
+    if not torch.cuda.is_available():  # with a GPU this would start serving
+        cuda = runner.invoke(cli, ["serve", *where, "--device", "cuda"])
+        assert cuda.exit_code == 2 and "CUDA was requested" in " ".join(cuda.output.split())

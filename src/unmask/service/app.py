@@ -135,6 +135,7 @@ def create_app(
     metrics = Metrics()
     pool = WorkerPool(store, detector, config, metrics)
     limiter = RateLimiter(config.rate_limit_per_minute)
+    failures = RateLimiter(config.failed_auth_per_minute)
     touched: dict[int, float] = {}
 
     @asynccontextmanager
@@ -194,11 +195,16 @@ def create_app(
         header_key: Annotated[str | None, Depends(api_key_header)],
     ) -> ApiKey:
         presented = credentials.credentials if credentials else header_key
-        if not presented:
-            raise HTTPException(401, "an API key is required: Authorization: Bearer KEY (or X-API-Key: KEY)",
-                                headers={"WWW-Authenticate": "Bearer"})
-        key = store.authenticate(presented)
+        key = store.authenticate(presented) if presented else None
         if key is None:
+            address = request.client.host if request.client else "unknown"
+            wait = failures.take(address)
+            if wait:
+                raise HTTPException(429, "too many requests without a valid API key from this address",
+                                    headers={"Retry-After": str(max(1, math.ceil(wait)))})
+            if not presented:
+                raise HTTPException(401, "an API key is needed: Authorization: Bearer KEY or X-API-Key: KEY",
+                                    headers={"WWW-Authenticate": "Bearer"})
             raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
         wait = limiter.take(key.key_id)
         if wait:

@@ -40,6 +40,8 @@ class ServiceConfig:
     max_queued: int = 1000  # queued jobs beyond this: 503, so a flood cannot fill the disk
     # Requests per minute per API key (a token bucket with this capacity); 0 switches it off.
     rate_limit_per_minute: int = 300
+    # Requests without a valid key, per client address and minute, before 429 (0: no limit).
+    failed_auth_per_minute: int = 120
     # Keep uploaded media after scoring for this many hours (0: delete as soon as it is scored).
     retention_hours: float = 0.0
     # Folders whose files POST /v1/scans may name by path ({"path": ...}); empty: path scans are off.
@@ -60,6 +62,8 @@ class ServiceConfig:
             raise ValueError(f"max_duration_s must be > 0, got {self.max_duration_s}")
         if self.rate_limit_per_minute < 0:
             raise ValueError(f"rate_limit_per_minute must be >= 0, got {self.rate_limit_per_minute}")
+        if self.failed_auth_per_minute < 0:
+            raise ValueError(f"failed_auth_per_minute must be >= 0, got {self.failed_auth_per_minute}")
         if self.retention_hours < 0:
             raise ValueError(f"retention_hours must be >= 0, got {self.retention_hours}")
         self.path_roots = tuple(Path(p).resolve() for p in self.path_roots)
