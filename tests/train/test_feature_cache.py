@@ -130,7 +130,7 @@ def test_backend_learns_voiced_vs_buzzy_from_the_cache(tmp_path):
     assert feats.shape == (8, 2, 5, 50, 384) and targets.tolist() == [0, 1] * 4
     # The blocks layout training reads and the joined-window layout scoring uses prepare the same.
     window = torch.from_numpy(np.stack(list(iter_windows_of(np.asarray(clips[0].load()), 2)))[:1])
-    first = torch.from_numpy(np.asarray(clips[0].load()[:2]))[None]
+    first = torch.from_numpy(np.array(clips[0].load()[:2]))[None]
     torch.testing.assert_close(model.prepare_features(first), model.prepare_features(window))
     losses = train_backend(model, clips, BackendTrainConfig(steps=60, batch_size=8, lr=3e-3, log_every=0))
     assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
