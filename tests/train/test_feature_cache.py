@@ -11,6 +11,7 @@ import torch
 
 from audio_fixtures import buzzy, voiced
 from unmask.data.manifest import read_manifest
+from unmask.errors import UnmaskError
 from unmask.io import save_audio
 from unmask.models.registry import build_model
 from unmask.train.augment import build_augmentation
@@ -137,3 +138,18 @@ def test_backend_learns_voiced_vs_buzzy_from_the_cache(tmp_path):
     logits = cached_file_logits(model, clips)
     targets = np.array([c.target for c in clips])
     assert logits[targets == 1].min() > logits[targets == 0].max()
+
+
+def test_backend_trains_with_the_oc_softmax_head(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("whisper-mlp", {"pretrained": False, "dropout": 0.0, "head": "ocsoftmax"})
+    clips = FeatureCache(tmp_path / "c", model).build(_corpus(tmp_path, n=6, seconds=(1.5, 3.0, 5.0)))
+    losses = train_backend(model, clips, BackendTrainConfig(steps=60, batch_size=8, lr=3e-3, loss="ocsoftmax",
+                                                            log_every=0))
+    assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
+    logits = cached_file_logits(model, clips)
+    targets = np.array([c.target for c in clips])
+    assert logits[targets == 1].mean() > 0 > logits[targets == 0].mean()  # the head's logit: > 0 = fake
+    with pytest.raises(UnmaskError, match="head: ocsoftmax"):
+        train_backend(build_model("whisper-mlp", {"pretrained": False}), clips,
+                      BackendTrainConfig(steps=1, loss="ocsoftmax"))
