@@ -46,3 +46,9 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def path_slug(text: str, keep: str = "-_.") -> str:
+    """``text`` as one folder or file name: every character but letters, digits and ``keep`` becomes "_"
+    (one for one, so distinct names of equal length stay distinct; run folders keep their names)."""
+    return "".join(c if c.isalnum() or c in keep else "_" for c in text)

@@ -64,10 +64,12 @@ def test_every_source_is_a_fold_and_single_class_ones_count(study):
 
 
 def test_holdout_split_trains_without_the_family_and_its_sources_reals(study):
-    _, summary, logs = study
+    root, summary, logs = study
     split = summary["holdout_splits"]["zero-shot"]
     assert split["n_fake"] == 4 and split["n_real"] == 4 and split["sources"] == ["pageB"]
     assert any("holdout zero-shot: train 16 clips" in line for line in logs)
+    recorded = pd.read_csv(root / "run" / "holdout" / "zero-shot" / "test.csv")
+    assert len(recorded) == 8 and set(recorded["source"]) == {"pageB"}
 
 
 def test_final_model_is_calibrated_and_scans_files(study):

@@ -36,6 +36,7 @@ import pandas as pd
 import torch
 
 from unmask import __version__
+from unmask._fs import path_slug
 from unmask.detect.calibration import Calibrator
 from unmask.errors import UnmaskError
 from unmask.eval.metrics import compute_eer, summarize
@@ -136,9 +137,9 @@ def _holdout_sets(name: str, spec: dict[str, Any], clips: list[CachedClip]):
 
 def _training_jobs(clips: list[CachedClip], recipe: Any) -> list[tuple[Path, list[CachedClip]]]:
     """Every back-end the recipe trains: one per fold, per hold-out split, and the final one."""
-    jobs = [(recipe.out_dir / "folds" / _slug(g), train) for g, _, train in _fold_sets(clips)]
+    jobs = [(recipe.out_dir / "folds" / path_slug(g), train) for g, _, train in _fold_sets(clips)]
     for name, spec in (recipe.holdout_splits or {}).items():
-        jobs.append((recipe.out_dir / "holdout" / _slug(name), _holdout_sets(name, spec, clips)[1]))
+        jobs.append((recipe.out_dir / "holdout" / path_slug(name), _holdout_sets(name, spec, clips)[1]))
     if recipe.train_final:
         jobs.append((recipe.out_dir / "final", clips))
     return jobs
@@ -189,7 +190,7 @@ def _leave_one_out(clips: list[CachedClip], recipe: Any, trained, robust_view: i
     rows = []
     for group, held, train in _fold_sets(clips):
         log(f"fold {group}: train {len(train)} clips, held-out {len(held)}")
-        model = trained(recipe.out_dir / "folds" / _slug(group))
+        model = trained(recipe.out_dir / "folds" / path_slug(group))
         logits = cached_file_logits(model, held)
         robust = (cached_file_logits(model, held, view=robust_view) if robust_view
                   else np.full(len(held), np.nan))
@@ -229,7 +230,11 @@ def _holdout_split(name: str, spec: dict[str, Any], clips: list[CachedClip], tra
     """Train without the matching fakes and their sources' reals; EER on exactly those."""
     test, train, n_fakes, sources = _holdout_sets(name, spec, clips)
     log(f"holdout {name}: train {len(train)} clips, test {len(test)} ({n_fakes} fakes)")
-    model = trained(out_dir / "holdout" / _slug(name))
+    where = out_dir / "holdout" / path_slug(name)
+    model = trained(where)
+    recorded = [{"path": c.path, "label": "fake" if c.target else "real", "source": c.group,
+                 "system": c.system} for c in test]
+    pd.DataFrame(recorded).to_csv(where / "test.csv", index=False)  # the split's test set, recorded
     logits = cached_file_logits(model, test)
     targets = np.array([c.target for c in test])
     systems = sorted({c.system for c in test if c.target == 1})
@@ -243,6 +248,3 @@ def _plain(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: (float(v) if isinstance(v, int | float | np.floating | np.integer) else v)
             for k, v in metrics.items()}
 
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)

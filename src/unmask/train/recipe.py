@@ -22,6 +22,7 @@ import pandas as pd
 import yaml
 
 from unmask import __version__
+from unmask._fs import path_slug
 from unmask.data.manifest import Manifest, read_manifest
 from unmask.detect.calibration import Calibrator
 from unmask.errors import UnmaskError
@@ -86,7 +87,7 @@ class Recipe:
         )
 
 
-def _load_manifests(paths: list[Path], filters: dict[str, Any]) -> Manifest:
+def load_manifests(paths: list[Path], filters: dict[str, Any]) -> Manifest:
     manifests = [read_manifest(p) for p in paths]
     merged = manifests[0] if len(manifests) == 1 else Manifest.concat(manifests, root=paths[0].parent)
     return merged.filter(**filters) if filters else merged
@@ -102,7 +103,7 @@ def run_recipe(recipe: Recipe, log: Callable[[str], None] = print, resume: bool 
     cfg = recipe.trainer
     sample_rate = int(cfg.model_config.get("sample_rate", 16000))
     errors: list[str] = []
-    manifest = _load_manifests(recipe.manifests, recipe.filters)
+    manifest = load_manifests(recipe.manifests, recipe.filters)
     if recipe.feature_cache:
         from unmask.train.cached_recipe import run_cached_recipe
 
@@ -113,7 +114,7 @@ def run_recipe(recipe: Recipe, log: Callable[[str], None] = print, resume: bool 
     bank = ClipBank.from_manifest(manifest, sample_rate, recipe.group_column, on_error=errors.append)
     extra = None
     if recipe.extra_train_manifests:
-        extra_manifest = _load_manifests(recipe.extra_train_manifests, {})
+        extra_manifest = load_manifests(recipe.extra_train_manifests, {})
         extra = ClipBank.from_manifest(
             extra_manifest, sample_rate, recipe.group_column, on_error=errors.append
         )
@@ -139,7 +140,7 @@ def run_recipe(recipe: Recipe, log: Callable[[str], None] = print, resume: bool 
             log(f"fold {group}: train {len(train)} clips, held-out {len(val)} clips")
             # No early stopping on the held-out source: choosing epochs by its EER and then reporting
             # that EER would be selection on the test set. Folds train for a fixed number of epochs.
-            ckpt = Trainer(cfg, recipe.out_dir / "folds" / _slug(group), log=log).fit(
+            ckpt = Trainer(cfg, recipe.out_dir / "folds" / path_slug(group), log=log).fit(
                 train, None, augment, resume=resume
             )
             logits = file_logits(ckpt.model, val)
@@ -217,6 +218,3 @@ def _pooled_metrics(probabilities: np.ndarray, targets: np.ndarray) -> dict[str,
         for k, v in metrics.items()
     }
 
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)

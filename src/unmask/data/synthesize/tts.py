@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from unmask._fs import path_slug
 from unmask.data.synthesize.base import SynthesisError
 from unmask.data.synthesize.piper import PIPER_PACKAGE, PiperVoice, piper_available
 from unmask.io import load_audio
@@ -57,7 +58,7 @@ class TtsVoice:
     @property
     def slug(self) -> str:
         """The voice as a folder name."""
-        return "".join(c if c.isalnum() or c in "-_" else "_" for c in self.voice)
+        return path_slug(self.voice, keep="-_")
 
     def speak(self, text: str, rng: np.random.Generator, sample_rate: int = 16000) -> np.ndarray:
         """Render ``text`` with a random speed (and pitch) jitter; float32 mono at ``sample_rate``."""
