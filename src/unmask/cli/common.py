@@ -78,6 +78,7 @@ def use_scoring_threads(requested: int = 0) -> int:
 
 
 THREADS_HELP = "Torch threads for the model; 0 = one fewer than the CPU cores (the decoder gets one)."
+RUNTIME_HELP = "torch, onnx (onnxruntime, CPU; docs/onnx.md) or auto (onnx for .onnx files, else torch)."
 
 
 def check_device(requested: str):

@@ -18,6 +18,7 @@ from unmask.cli.common import (
     EXIT_OK,
     EXIT_SOME_FAILED,
     EXIT_USAGE,
+    RUNTIME_HELP,
     THREADS_HELP,
     check_device,
     console,
@@ -34,7 +35,7 @@ SHOWN_METRICS = ("n_real", "n_fake", "eer", "min_dcf", "auc", "f1", "ece")
 
 def evaluate(
     manifest: Path = typer.Argument(..., help="Manifest CSV (path,label[,system,source,...])."),
-    model: str = typer.Option("default", "--model", "-m", help="Bundled model name or checkpoint path."),
+    model: str = typer.Option("default", "--model", "-m", help="Bundled model name, .pt or .onnx path."),
     by: str = typer.Option("", "--by", help="Comma-separated manifest columns to break metrics down by."),
     out: Path | None = typer.Option(
         None, "--out", help="Write per-clip scores (manifest columns + fake_probability) to this CSV."
@@ -45,6 +46,7 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Print the metrics tables as JSON."),
     threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    runtime: str = typer.Option("auto", "--runtime", help=RUNTIME_HELP),
 ) -> None:
     """Score a labelled manifest with a model and report metrics, pooled and per group."""
     from unmask.data.manifest import read_manifest
@@ -54,7 +56,7 @@ def evaluate(
     target = check_device(device)  # exit 2 when CUDA is asked for but missing
     try:
         parsed = read_manifest(manifest)
-        detector = Detector.load(model, device=target)
+        detector = Detector.load(model, device=target, runtime=runtime)
     except UnmaskError as exc:
         error(str(exc))
         raise typer.Exit(EXIT_USAGE) from exc

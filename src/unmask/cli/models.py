@@ -1,8 +1,9 @@
-"""``unmask models``: list detectors and bundled models, show a model card."""
+"""``unmask models``: list detectors and bundled models, show a model card, export to ONNX."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from rich.table import Table
@@ -90,3 +91,48 @@ def show(
                 }
             )
         )
+
+
+@models_app.command("export")
+def export(
+    model: str = typer.Argument(..., help="Bundled model name or checkpoint path."),
+    onnx: Path = typer.Option(..., "--onnx", help="Write an ONNX file here (graph + calibration + card)."),
+    tolerance: float = typer.Option(
+        1e-3, "--tolerance", min=0.0, help="Largest |logit| difference from torch the export may show."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
+) -> None:
+    """Export a model to ONNX for onnxruntime (``unmask scan --runtime onnx -m OUT``; docs/onnx.md).
+
+    The export is checked before it is written: onnxruntime must reproduce the torch logits within
+    ``--tolerance``. A model that cannot be exported is an error naming it and the reason (exit 2).
+    """
+    from unmask.detect.pipeline import resolve_model
+    from unmask.models.checkpoint import load_checkpoint
+    from unmask.models.onnx_export import OPSET, export_onnx
+
+    if not onnx.parent.is_dir():
+        error(f"--onnx {onnx}: folder {onnx.parent} does not exist")
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        ckpt = load_checkpoint(resolve_model(model))
+        diff = export_onnx(ckpt, onnx, name=Path(model).stem, tolerance=tolerance)
+    except UnmaskError as exc:
+        error(str(exc))
+        raise typer.Exit(EXIT_USAGE) from exc
+    summary = {
+        "model": model,
+        "architecture": ckpt.model.name,
+        "onnx": str(onnx),
+        "bytes": onnx.stat().st_size,
+        "opset": OPSET,
+        "max_abs_logit_difference": diff,
+        "tolerance": tolerance,
+    }
+    if as_json:
+        print_json(summary)
+        return
+    console.print(
+        f"wrote [bold]{onnx}[/]: {ckpt.model.name}, {summary['bytes'] / 1e6:.1f} MB, opset {OPSET}; "
+        f"onnxruntime vs torch: max |logit difference| {diff:.2g} (tolerance {tolerance:g})"
+    )

@@ -24,6 +24,7 @@ from unmask.cli.common import (
     EXIT_OK,
     EXIT_SOME_FAILED,
     EXIT_USAGE,
+    RUNTIME_HELP,
     THREADS_HELP,
     Settings,
     check_device,
@@ -359,7 +360,8 @@ def _check_out_path(path: Path | None, what: str) -> None:
 
 
 def _load_detector(
-    model: str, thresholds: Thresholds, batch_size: int, max_duration: float | None, device: str = "auto"
+    model: str, thresholds: Thresholds, batch_size: int, max_duration: float | None, device: str = "auto",
+    runtime: str = "auto",
 ):
     from unmask.detect.pipeline import Detector
     from unmask.io import DEFAULT_LIMITS, MediaLimits
@@ -372,7 +374,7 @@ def _load_detector(
     target = check_device(device)  # exit 2 when CUDA is asked for but missing
     try:
         return Detector.load(
-            model, thresholds=thresholds, batch_size=batch_size, limits=limits, device=target
+            model, thresholds=thresholds, batch_size=batch_size, limits=limits, device=target, runtime=runtime
         )
     except (UnmaskError, KeyError, RuntimeError) as exc:
         raise _usage_error(f"cannot load the model: {exc}") from exc
@@ -383,7 +385,7 @@ def scan(
         ..., help="Media files, folders, glob patterns (quote them), or - to read paths from stdin.",
         show_default=False,
     ),
-    model: str = typer.Option("default", "--model", "-m", help="Bundled model name or .pt path."),
+    model: str = typer.Option("default", "--model", "-m", help="Bundled model name, .pt or .onnx path."),
     output_format: OutputFormat | None = typer.Option(
         None, "--format", "-f", show_default=False, help="Output format (default table; jsonl with --resume)."
     ),
@@ -408,6 +410,7 @@ def scan(
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Windows scored per model call."),
     threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    runtime: str = typer.Option("auto", "--runtime", help=RUNTIME_HELP),
     recursive: bool = typer.Option(True, "--recursive/--no-recursive", help="Descend into sub-folders."),
     max_duration: float | None = typer.Option(
         None, "--max-duration", help="Refuse files longer than S seconds (default: 4 hours)."
@@ -425,7 +428,7 @@ def scan(
     _check_out_path(out, "--out")
     _check_out_path(report, "--report")
     fmt = _output_format(output_format, out, resume, use_hash)
-    detector = _load_detector(model, thresholds, batch_size, max_duration, device)
+    detector = _load_detector(model, thresholds, batch_size, max_duration, device, runtime)
     detector = _apply_windows(detector, window, hop)
     use_scoring_threads(threads)
 

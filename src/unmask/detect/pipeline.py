@@ -98,8 +98,26 @@ def resolve_model(name_or_path: str | Path) -> Path:
         return path
     raise UnmaskError(
         f"unknown model {str(name_or_path)!r}",
-        hint=f"use a bundled model ({', '.join(BUNDLED_MODELS)}) or the path of a .pt checkpoint",
+        hint=f"use a bundled model ({', '.join(BUNDLED_MODELS)}), a .pt checkpoint or a .onnx export",
     )
+
+
+RUNTIMES = ("auto", "torch", "onnx")
+
+
+def resolve_runtime(runtime: str | None, path: Path) -> str:
+    """``"torch"`` or ``"onnx"`` for a model file; None/``"auto"`` picks onnx for ``.onnx`` files."""
+    name = (runtime or "auto").strip().lower()
+    if name not in RUNTIMES:
+        raise UnmaskError(f"unknown runtime {runtime!r}", hint=f"use one of {', '.join(RUNTIMES)}")
+    is_onnx = path.suffix.lower() == ".onnx"
+    if name == "auto":
+        return "onnx" if is_onnx else "torch"
+    if name == "torch" and is_onnx:
+        raise UnmaskError(
+            "an ONNX export is scored by onnxruntime, not torch", path=path, hint="use runtime onnx"
+        )
+    return name
 
 
 class Detector:
@@ -129,16 +147,36 @@ class Detector:
 
     @classmethod
     def load(
-        cls, model: str | Path = "default", *, device: str | torch.device | None = "auto", **settings: Any
+        cls,
+        model: str | Path = "default",
+        *,
+        device: str | torch.device | None = "auto",
+        runtime: str | None = None,
+        **settings: Any,
     ) -> Detector:
-        """Load a bundled model by name or a checkpoint file; keyword arguments override ScanSettings.
+        """Load a bundled model by name, a checkpoint file or an ONNX export; keyword arguments override
+        ScanSettings.
 
         ``device``: ``"auto"`` (a CUDA GPU if torch sees one, else the CPU), ``"cpu"``, ``"cuda[:N]"``;
         batches go there and logits come back to the CPU. CUDA asked for but missing is a ``DeviceError``.
+        ``runtime``: ``"torch"``, ``"onnx"`` (onnxruntime on the CPU: an ``.onnx`` file from
+        ``unmask models export``, or a checkpoint exported in memory first) or None/``"auto"`` (onnx for
+        ``.onnx`` files, else torch). Both runtimes score through the same pipeline (docs/onnx.md).
         """
         target = resolve_device(device)  # before loading: a bad device fails fast
         path = resolve_model(model)
-        ckpt: Checkpoint = load_checkpoint(path)
+        chosen = resolve_runtime(runtime, path)
+        if chosen == "onnx":
+            from unmask.models.onnx_export import onnx_checkpoint
+
+            if target.type != "cpu":
+                raise UnmaskError(
+                    f"the onnx runtime runs on the CPU, not {target}", hint="use --device cpu (or auto)"
+                )
+            target = torch.device("cpu")
+            ckpt: Checkpoint = onnx_checkpoint(path)
+        else:
+            ckpt = load_checkpoint(path)
         calibrator = Calibrator.from_dict(ckpt.calibration) if ckpt.calibration else Calibrator()
         name = str(model) if str(model) in BUNDLED_MODELS else path.stem
         return cls(

