@@ -30,6 +30,7 @@ class SlowProbe(DetectorModel):
 
 def _load(cls, model="default", **settings):
     settings.pop("device", None)  # a device choice means nothing to a probe on the CPU
+    settings.pop("runtime", None)  # nor a runtime (it is a torch module already)
     return cls(SlowProbe(), Calibrator(), name="slow-probe", settings=ScanSettings(**settings))
 
 

@@ -53,10 +53,10 @@ def evaluate(
     from unmask.detect.pipeline import Detector
     from unmask.eval.metrics import summarize, summarize_by
 
-    target = check_device(device)  # exit 2 when CUDA is asked for but missing
+    check_device(device)  # exit 2 when CUDA is asked for but missing
     try:
         parsed = read_manifest(manifest)
-        detector = Detector.load(model, device=target, runtime=runtime)
+        detector = Detector.load(model, device=device, runtime=runtime)  # "auto": the CPU for onnx
     except UnmaskError as exc:
         error(str(exc))
         raise typer.Exit(EXIT_USAGE) from exc

@@ -371,10 +371,10 @@ def _load_detector(
         if max_duration <= 0:
             raise _usage_error(f"--max-duration must be positive, got {max_duration}")
         limits = MediaLimits(max_duration_s=max_duration, max_bytes=DEFAULT_LIMITS.max_bytes)
-    target = check_device(device)  # exit 2 when CUDA is asked for but missing
-    try:
+    check_device(device)  # exit 2 when CUDA is asked for but missing
+    try:  # the device as given: "auto" means the CPU for the onnx runtime
         return Detector.load(
-            model, thresholds=thresholds, batch_size=batch_size, limits=limits, device=target, runtime=runtime
+            model, thresholds=thresholds, batch_size=batch_size, limits=limits, device=device, runtime=runtime
         )
     except (UnmaskError, KeyError, RuntimeError) as exc:
         raise _usage_error(f"cannot load the model: {exc}") from exc

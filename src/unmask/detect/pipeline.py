@@ -169,11 +169,12 @@ class Detector:
         if chosen == "onnx":
             from unmask.models.onnx_export import onnx_checkpoint
 
-            if target.type != "cpu":
+            auto = device is None or (isinstance(device, str) and device.strip().lower() == "auto")
+            if target.type != "cpu" and not auto:
                 raise UnmaskError(
                     f"the onnx runtime runs on the CPU, not {target}", hint="use --device cpu (or auto)"
                 )
-            target = torch.device("cpu")
+            target = torch.device("cpu")  # "auto" with the onnx runtime: the CPU
             ckpt: Checkpoint = onnx_checkpoint(path)
         else:
             ckpt = load_checkpoint(path)

@@ -54,6 +54,19 @@ class OnnxExportError(UnmaskError):
     """A detector cannot be exported to ONNX (or its export does not reproduce the torch logits)."""
 
 
+def _require(module: str) -> Any:
+    """Import ``onnx`` / ``onnxruntime`` (the ``pretrained`` extra), or say how to get them."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise UnmaskError(
+            f"the ONNX path needs the {module} package, which is not installed",
+            hint="pip install 'unmask[pretrained]' (or: pip install onnx onnxruntime)",
+        ) from exc
+
+
 # ----------------------------------------------------------------------------------------- export
 @contextlib.contextmanager
 def _exportable_ops() -> Iterator[None]:
@@ -111,6 +124,7 @@ def check_exportable(model: DetectorModel) -> None:
 def export_graph(model: DetectorModel, *, opset: int = OPSET) -> bytes:
     """The serialised ONNX graph of ``model.forward`` (no metadata yet)."""
     check_exportable(model)
+    _require("onnx")  # the TorchScript exporter imports it too
     model = model.eval()
     example = probe_batch(model, batch=2)
     buffer = io.BytesIO()
@@ -157,8 +171,7 @@ def metadata_for(ckpt: Checkpoint, name: str | None = None) -> dict[str, Any]:
 
 
 def with_metadata(graph: bytes, metadata: dict[str, Any]) -> bytes:
-    import onnx
-
+    onnx = _require("onnx")
     proto = onnx.load_from_string(graph)
     del proto.metadata_props[:]
     entry = proto.metadata_props.add()
@@ -263,8 +276,8 @@ class OnnxDetectorModel(DetectorModel):
 
     def __init__(self, source: str | Path | bytes, *, threads: int | None = None) -> None:
         torch.nn.Module.__init__(self)  # no config validation: the config is the exported model's
-        import onnx
-
+        onnx = _require("onnx")
+        _require("onnxruntime")
         where = None if isinstance(source, bytes) else str(source)
         try:
             proto = onnx.load_from_string(source) if isinstance(source, bytes) else onnx.load(str(source))
