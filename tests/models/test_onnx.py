@@ -29,7 +29,7 @@ from unmask.detect.pipeline import Detector
 from unmask.errors import UnmaskError
 from unmask.io import save_audio
 from unmask.models.base import Capabilities, DetectorModel
-from unmask.models.checkpoint import Checkpoint, save_checkpoint
+from unmask.models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from unmask.models.onnx_export import (
     PARITY_TOLERANCE,
     OnnxDetectorModel,
@@ -141,15 +141,9 @@ def exported(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
         ("whisper-mlp", {"pretrained": False}),  # strips in torch, batches in onnx: same numbers
     ):
         pt = _checkpoint(root, name, config)
-        export_onnx(load_checkpoint_for(pt), root / f"{name}.onnx", name=name)
+        export_onnx(load_checkpoint(pt), root / f"{name}.onnx", name=name)
         pairs[name] = (pt, root / f"{name}.onnx")
     return pairs
-
-
-def load_checkpoint_for(path: Path) -> Checkpoint:
-    from unmask.models.checkpoint import load_checkpoint
-
-    return load_checkpoint(path)
 
 
 def _same_results(ours, theirs) -> None:
