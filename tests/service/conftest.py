@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import glob
-import io
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 
-from audio_fixtures import RATE, buzzy, voiced
+from pg_server import free_port, postgres_server
+from service_fixtures import tiny_detector
 
 pytest.importorskip("fastapi", reason="the service needs fastapi (pip install -e '.[dev]')")
 
-TINY = {"channels": [4, 4], "window_s": 1.0}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -33,24 +24,6 @@ def _one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-def tiny_detector():
-    import torch
-
-    from unmask.detect.pipeline import Detector
-    from unmask.models.registry import build_model
-
-    torch.manual_seed(0)
-    return Detector(build_model("lcnn", TINY), name="tiny", version="1")
-
-
-def wav_bytes(seconds: float = 2.0, seed: int = 0, fake: bool = False, fmt: str = "WAV") -> bytes:
-    rng = np.random.default_rng(seed)
-    wave = buzzy(seconds, rng) if fake else voiced(seconds, rng)
-    buffer = io.BytesIO()
-    sf.write(buffer, wave, RATE, format=fmt)
-    return buffer.getvalue()
 
 
 class Service:
@@ -116,12 +89,6 @@ def service(make_service) -> Service:
     return make_service()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class LiveServer:
     """An app served by uvicorn on 127.0.0.1 in a thread (for raw-socket and browser tests)."""
 
@@ -175,46 +142,7 @@ def live_service(tmp_path: Path):
 
 
 # -- PostgreSQL, started on loopback as the bench tests do ------------------------------------------
-def _pg_bin() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if found:
-        return Path(found[-1]).parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
-
-
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL server on 127.0.0.1 (initdb + pg_ctl in a temp folder; as root it runs as the
-    ``postgres`` user, since initdb refuses root)."""
-    bindir = _pg_bin()
-    if bindir is None:
-        pytest.skip("PostgreSQL server binaries are not installed (scripts/install-system-deps.sh does it)")
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser: cannot start PostgreSQL as an unprivileged user")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    home = Path(tempfile.mkdtemp(prefix="unmask-serve-pg-"))
-    if as_user:
-        os.chmod(home, 0o755)
-        shutil.chown(home, user="postgres")
-    port = free_port()
-
-    def run(*args: str, check: bool = True) -> None:
-        done = subprocess.run([*as_user, *args], capture_output=True, text=True, timeout=60)
-        if check and done.returncode:
-            raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stderr or done.stdout}")
-
-    data = home / "data"
-    try:
-        run(str(bindir / "initdb"), "-D", str(data), "-U", "serve", "--auth=trust", "--no-sync", "-E", "UTF8")
-        options = f"-h 127.0.0.1 -p {port} -k {home} -F"
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(home / "log"), "-w", "start")
-        try:
-            run(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "serve", "unmask")
-            yield f"postgresql://serve@127.0.0.1:{port}/unmask"
-        finally:
-            run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop", check=False)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    """A throwaway PostgreSQL server on 127.0.0.1 (tests/pg_server.py)."""
+    yield from postgres_server("serve", "unmask")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wav_bytes
+from service_fixtures import wav_bytes
 
 
 def test_health_needs_no_key_and_everything_else_does(service) -> None:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import tiny_detector
+from service_fixtures import tiny_detector
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_serve.py"
 

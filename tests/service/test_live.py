@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import free_port, tiny_detector, wav_bytes
+from pg_server import free_port
+from service_fixtures import tiny_detector, wav_bytes
 
 MIB = 1024 * 1024
 

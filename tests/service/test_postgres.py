@@ -7,7 +7,7 @@ import json
 import threading
 from datetime import datetime, timedelta, timezone
 
-from conftest import wav_bytes
+from service_fixtures import wav_bytes
 
 
 def test_migrations_on_postgres(postgres_url) -> None:

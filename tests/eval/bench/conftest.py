@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +10,7 @@ import pytest
 import soundfile as sf
 
 from audio_fixtures import RATE, buzzy, voiced
+from pg_server import postgres_server
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -54,67 +49,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return manifest
 
 
-def _pg_bin() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if found:
-        return Path(found[-1]).parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A PostgreSQL server started for this test on 127.0.0.1 (initdb + pg_ctl in a temp folder), then
-    stopped and deleted.
-
-    initdb refuses to run as root, so as root the server runs as the ``postgres`` system user.
-    """
-    bindir = _pg_bin()
-    if bindir is None:
-        pytest.skip(
-            "PostgreSQL server binaries (initdb, pg_ctl) are not installed; "
-            "scripts/install-system-deps.sh installs them"
-        )
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser: cannot start PostgreSQL as an unprivileged user")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    # pytest's tmp_path lies under a root-only folder the postgres user cannot enter; use a fresh
-    # folder of its own in the system temp dir instead (removed at the end).
-    home = Path(tempfile.mkdtemp(prefix="unmask-pg-"))
-    data = home / "data"
-    if as_user:
-        os.chmod(home, 0o755)
-        shutil.chown(home, user="postgres")
-    port = _free_port()
-
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        done = subprocess.run([*as_user, *args], capture_output=True, text=True, timeout=60)
-        if check and done.returncode:
-            raise RuntimeError(
-                f"{' '.join(args[:1])} failed ({done.returncode}): {done.stderr or done.stdout}"
-            )
-        return done
-
-    try:
-        run(str(bindir / "initdb"), "-D", str(data), "-U", "bench", "--auth=trust", "--no-sync", "-E", "UTF8")
-        # The socket lives in our own folder, never in a shared /var/run; fsync off: a throwaway server.
-        options = f"-h 127.0.0.1 -p {port} -k {home} -F"
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(home / "log"), "-w", "start")
-        try:
-            run(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "bench", "results")
-            yield f"postgresql+psycopg://bench@127.0.0.1:{port}/results"
-        finally:
-            run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop", check=False)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    """A PostgreSQL server for this test on 127.0.0.1 (tests/pg_server.py), stopped and deleted after it."""
+    yield from postgres_server("bench", "results", scheme="postgresql+psycopg")
 
 
 @pytest.fixture(scope="session")
