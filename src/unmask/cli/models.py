@@ -76,10 +76,14 @@ def show(
     study = card.get("study") or {}
     if study.get("folds"):
         table = Table(title=f"Held-out EER ({study.get('protocol')})")
-        for col in ("held-out group", "EER", "real", "fake"):
+        for col in ("held-out group", "EER", "errors at pooled threshold", "real", "fake"):
             table.add_column(col)
         for group, fold in study["folds"].items():
-            table.add_row(group, f"{fold['eer']:.3f}", str(fold["n_real"]), str(fold["n_fake"]))
+            # a source with one class only has no EER, only its error rate at the pooled threshold
+            eer = f"{fold['eer']:.3f}" if "eer" in fold else "-"
+            errors = fold.get("errors_at_pooled_threshold")
+            table.add_row(group, eer, "-" if errors is None else f"{errors:.3f}", str(fold["n_real"]),
+                          str(fold["n_fake"]))
         console.print(table)
     if study.get("pooled_out_of_fold"):
         console.print(
