@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from service_fixtures import wav_bytes
+from service_fixtures import tiny_detector, wav_bytes
 
 
 def test_health_needs_no_key_and_everything_else_does(service) -> None:
@@ -50,35 +50,27 @@ def test_upload_is_scored_like_the_detector_scores_the_file(service, tmp_path: P
     assert list(service.config.upload_dir.iterdir()) == []
 
 
-def test_cli_and_service_agree(service, tmp_path: Path) -> None:
-    """``unmask scan --format json`` on a checkpoint and the service on the same checkpoint agree."""
+def test_cli_and_service_agree(make_service, tmp_path: Path) -> None:
+    """``unmask scan --format json`` on a checkpoint and the service on the same checkpoint agree.
+
+    The service gets a store of its own: a second app on a shared store would race the first one's
+    workers for the job, and they score with another detector."""
     from typer.testing import CliRunner
 
     from unmask.cli.main import app as cli
     from unmask.detect.pipeline import Detector
     from unmask.models.checkpoint import Checkpoint, save_checkpoint
-    from unmask.service.app import create_app
 
-    detector = service.app.state.detector
-    save_checkpoint(tmp_path / "tiny.pt", Checkpoint(detector.model))
+    save_checkpoint(tmp_path / "tiny.pt", Checkpoint(tiny_detector().model))
     clip = tmp_path / "clip.wav"
     clip.write_bytes(wav_bytes(2.5, seed=4))
     out = CliRunner().invoke(cli, ["--quiet", "scan", str(clip), "--model", str(tmp_path / "tiny.pt"),
                                    "--format", "json", "--device", "cpu"])
     assert out.exit_code == 0, out.output
     cli_row = json.loads(out.stdout)[0]
-    from fastapi.testclient import TestClient
-
-    loaded = Detector.load(tmp_path / "tiny.pt", device="cpu")
-    app = create_app(service.config, detector=loaded, store=service.store)
-    with TestClient(app) as client:
-        scan_id = client.post("/v1/scans", files={"file": ("clip.wav", clip.read_bytes())},
-                              headers=service.headers()).json()["id"]
-        service.client, saved = client, service.client
-        try:
-            result = service.wait(scan_id)["result"]
-        finally:
-            service.client = saved
+    service = make_service(detector=Detector.load(tmp_path / "tiny.pt", device="cpu"))
+    scan_id = service.upload(clip.read_bytes(), name="clip.wav").json()["id"]
+    result = service.wait(scan_id)["result"]
     cli_row["path"] = "clip.wav"
     assert result == cli_row
 

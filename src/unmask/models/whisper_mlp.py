@@ -38,6 +38,9 @@ from unmask.models.heads import build_head
 from unmask.models.registry import register
 from unmask.models.ssl import AttentiveStatsPooling
 
+# Blocks encoded (and windows scored) together inside one strip: bounds the scan's working memory.
+STRIP_CHUNK = 8
+
 
 @register
 class WhisperMLP(DetectorModel):
@@ -181,8 +184,14 @@ class WhisperMLP(DetectorModel):
         if hop != self.block_samples:
             return super().score_strip(strip, hop)
         n_blocks = n_windows + self.blocks_per_window - 1
-        states = self.encode_blocks(strip[: n_blocks * self.block_samples].reshape(n_blocks, -1))
-        return self.score_features(self.windows_of_blocks(states))
+        blocks = strip[: n_blocks * self.block_samples].reshape(n_blocks, -1)
+        # In chunks: the layer-normed copies of every layer are ~1.5 MB per window, so a whole batch's
+        # strip at once would hold ~200 MB; per block and per window the numbers do not depend on it.
+        states = torch.cat([self.encode_blocks(blocks[i : i + STRIP_CHUNK])
+                            for i in range(0, n_blocks, STRIP_CHUNK)])
+        windows = self.windows_of_blocks(states)
+        return torch.cat([self.score_features(windows[i : i + STRIP_CHUNK])
+                          for i in range(0, len(windows), STRIP_CHUNK)])
 
     def windows_of_blocks(self, states: torch.Tensor) -> torch.Tensor:
         """Block features ``[n_blocks, layers, frames, d]`` -> every window of consecutive blocks, in the
