@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -24,22 +23,20 @@ from unmask import __version__
 from unmask._fs import path_slug
 from unmask.models.checkpoint import Checkpoint, save_checkpoint
 from unmask.models.registry import build_model
-from unmask.train.recipe import Recipe, load_manifests
+from unmask.train.recipe import Recipe
 
 
 def held_out_rows(recipe: Recipe, which: str) -> pd.DataFrame:
-    manifest = load_manifests(recipe.manifests, recipe.filters)
-    frame = manifest.frame
-    frame["path"] = [str(p) for p in manifest.abs_paths()]
+    """The clips ``which`` never saw, as the study recorded them: a hold-out split's ``test.csv``, or a
+    fold's source in ``out_of_fold.csv`` (not re-derived here, so the two cannot disagree)."""
     kind, name = which.split("/", 1)
-    if kind == "folds":
-        return frame[[path_slug(s) == name for s in frame[recipe.group_column]]]
-    spec = recipe.holdout_splits[next(k for k in recipe.holdout_splits if path_slug(k) == name)]
-    pattern = re.compile(spec["pattern"], re.IGNORECASE)
-    fakes = (frame["label"] == "fake") & frame["system"].map(lambda s: bool(pattern.search(s)))
-    sources = set(frame.loc[fakes, recipe.group_column])
-    return frame[fakes | ((frame["label"] == "real") & frame[recipe.group_column].isin(sources))]
-
+    if kind == "holdout":
+        recorded = recipe.out_dir / which / "test.csv"
+        if not recorded.is_file():
+            raise SystemExit(f"{recorded} is missing: re-run the recipe (it records each split's test set)")
+        return pd.read_csv(recorded)
+    oof = pd.read_csv(recipe.out_dir / "out_of_fold.csv")
+    return oof[[path_slug(s) == name for s in oof["source"]]][["path", "label", "source", "system"]]
 
 
 def main() -> None:

@@ -163,14 +163,11 @@ class WhisperMLP(DetectorModel):
         return self.head(self.embed_features(features))
 
     def window_features(self, wave: torch.Tensor) -> torch.Tensor:
-        """``[B, window_samples]`` -> the window's block features joined along frames."""
+        """``[B, window_samples]`` -> the window's block features ``[B, blocks, layers, frames, d]`` (the
+        blocks layout :meth:`prepare_features` takes; no transposed copy)."""
         b = wave.shape[0]
-        blocks = wave.reshape(b * self.blocks_per_window, self.block_samples)
-        states = self.encode_blocks(blocks)
-        _, layers, frames, d = states.shape
-        return states.reshape(b, self.blocks_per_window, layers, frames, d).transpose(1, 2).reshape(
-            b, layers, self.blocks_per_window * frames, d
-        )
+        states = self.encode_blocks(wave.reshape(b * self.blocks_per_window, self.block_samples))
+        return states.reshape(b, self.blocks_per_window, *states.shape[1:])
 
     def embed(self, wave: torch.Tensor) -> torch.Tensor:
         return self.embed_features(self.window_features(wave))
@@ -236,8 +233,7 @@ class WhisperFrontend(nn.Module):
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.encoder_frozen):
             mel = self.mel(normalise_loudness(wave))
             states = self.encoder.hidden_states(mel, upto=max(self.layers))[:, self.layers]
-        normed = F.layer_norm(states, states.shape[-1:])
-        return torch.einsum("blfd,l->bfd", normed, torch.softmax(self.layer_logits, dim=0))
+        return WhisperMLP.prepare_features(states) @ torch.softmax(self.layer_logits, dim=0)
 
 
 def _drop_frozen_encoder(module: nn.Module, state: dict, prefix: str, _meta: Any) -> None:
