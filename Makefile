@@ -20,11 +20,11 @@ demo: $(STAMP)
 	@$(BIN)/python scripts/demo.py
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks scripts fuzz
+	$(BIN)/ruff check --no-cache src tests benchmarks scripts fuzz
 	$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks scripts fuzz
+	$(BIN)/ruff check --no-cache src tests benchmarks scripts fuzz
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

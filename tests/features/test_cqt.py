@@ -6,8 +6,8 @@ import librosa
 import numpy as np
 import pytest
 import torch
-from conftest import SAMPLE_RATE, peak_relative_error
 
+from conftest import SAMPLE_RATE, peak_relative_error
 from unmask.features import CQT, fft_downsample
 
 CASES = [

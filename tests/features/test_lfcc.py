@@ -8,8 +8,8 @@ import pytest
 import scipy.fft
 import scipy.signal
 import torch
-from conftest import SAMPLE_RATE
 
+from conftest import SAMPLE_RATE
 from unmask.features import LFCC, Deltas
 
 FLOAT32_EPS = float(np.finfo(np.float32).eps)

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import make_signal
 
+from conftest import make_signal
 from unmask.features import FEATURES, PRETRAINED, build_feature
 
 NAMES = ["spectrogram", "logspectrogram", "melspectrogram", "logmel", "mfcc", "lfcc", "cqt"]
