@@ -21,7 +21,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check --no-cache src tests benchmarks scripts fuzz
-	$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check --no-cache src tests benchmarks scripts fuzz

@@ -1,4 +1,5 @@
-"""Atomic file writes shared by every writer: a crash never leaves a half-written output behind."""
+"""File helpers shared across the package: atomic writes (a crash never leaves a half-written output
+behind), content hashes, and the key that says whether a file changed since it was scanned."""
 
 from __future__ import annotations
 
@@ -46,6 +47,36 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def file_blake2b(path: str | Path, *, chunk_size: int = 1 << 20) -> str:
+    """BLAKE2b (128-bit) hex digest of a file's bytes (duplicate detection, resumable scan keys)."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_state_key(path: str | Path, use_hash: bool = False) -> str:
+    """What identifies the scanned state of ``path``: ``size:<bytes>,mtime_ns:<ns>``, or with ``use_hash``
+    ``blake2b:<hex>`` of its bytes; ``-`` for what cannot be read (a missing file, a bad pattern).
+
+    A resumed scan (local ``--resume`` or ``--engine ray``) skips a file whose stored key still matches."""
+    try:
+        status = os.stat(path)
+        if not os.path.isfile(path):
+            return "-"
+        if use_hash:
+            return f"blake2b:{file_blake2b(path)}"
+    except OSError:
+        return "-"
+    return f"size:{status.st_size},mtime_ns:{status.st_mtime_ns}"
+
+
+def path_key(path: str | Path) -> str:
+    """Scan rows are matched on the absolute path, so a resumed run from another folder finds them."""
+    return os.path.abspath(path)
 
 
 def path_slug(text: str, keep: str = "-_.") -> str:

@@ -7,10 +7,13 @@ from pathlib import Path
 import typer
 
 from unmask.cli.common import (
+    ADDRESS_HELP,
     DEVICE_HELP,
+    ENGINE_HELP,
     EXIT_OK,
     EXIT_SOME_FAILED,
     EXIT_USAGE,
+    Engine,
     check_device,
     error,
     info,
@@ -32,22 +35,35 @@ def bench(
         help="SQLAlchemy URL of the results store. Default: sqlite:///RUN_DIR/results.sqlite; "
         "postgresql+psycopg://user@host/db works too.",
     ),
-    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Cells computed in parallel (processes)."),
+    workers: int = typer.Option(
+        1, "--workers", "-j", "-w", min=0,
+        help="Cells computed in parallel: processes, or with --engine ray Ray tasks (0 = one per CPU).",
+    ),
     max_cells: int | None = typer.Option(
         None, "--max-cells", min=1, help="Stop after this many cells; a later run resumes with the rest."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    engine: Engine = typer.Option(Engine.local, "--engine", help=ENGINE_HELP),
+    address: str | None = typer.Option(None, "--address", help=ADDRESS_HELP),
 ) -> None:
     """Score every detector x split x corruption cell; finished cells are kept, so a rerun resumes."""
     from unmask.eval.bench import load_config, run_bench
 
     target = check_device(device)  # exit 2 when CUDA is asked for but missing
+    if engine == Engine.local and (address is not None or workers < 1):
+        error("--address and --workers 0 apply to --engine ray")
+        raise typer.Exit(EXIT_USAGE)
+    ray_options = None
+    if engine == Engine.ray:
+        from unmask.engine.ray_engine import RayOptions
+
+        ray_options = RayOptions(address=address, workers=workers)
     try:
         parsed = load_config(config)
         outcome = run_bench(
             parsed, run_dir=out, store_url=store, workers=workers, max_cells=max_cells, log=info,
-            device=str(target),
+            device=str(target), engine=engine.value, ray_options=ray_options,
         )  # fmt: skip
     except UnmaskError as exc:
         error(str(exc))

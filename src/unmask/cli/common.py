@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import Enum
 from typing import Any
 
 from rich.console import Console
@@ -97,3 +98,16 @@ def check_device(requested: str):
 
 # The same text as unmask._device.DEVICE_HELP (not imported from there: that would import torch).
 DEVICE_HELP = "Where the model runs: auto (a CUDA GPU if torch sees one, else the CPU), cpu, cuda or cuda:N."
+
+
+class Engine(str, Enum):
+    """Where scoring runs: ``local`` (this process) or ``ray`` (unmask.engine.ray_engine)."""
+
+    local = "local"
+    ray = "ray"
+
+
+ENGINE_HELP = "local (this process) or ray (Ray Data actors on a Ray cluster; docs/scale.md)."
+ADDRESS_HELP = ("With --engine ray: auto (the cluster this machine is in) or ray://HOST:10001; "
+                "default: start Ray on this machine.")
+WORKERS_HELP = "With --engine ray: scoring actors, each loading the model once (0 = one per CPU)."

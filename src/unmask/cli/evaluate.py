@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -14,12 +15,16 @@ from rich.text import Text
 
 from unmask._fs import atomic_path
 from unmask.cli.common import (
+    ADDRESS_HELP,
     DEVICE_HELP,
+    ENGINE_HELP,
     EXIT_OK,
     EXIT_SOME_FAILED,
     EXIT_USAGE,
     RUNTIME_HELP,
     THREADS_HELP,
+    WORKERS_HELP,
+    Engine,
     check_device,
     console,
     error,
@@ -47,6 +52,9 @@ def evaluate(
     threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     runtime: str = typer.Option("auto", "--runtime", help=RUNTIME_HELP),
+    engine: Engine = typer.Option(Engine.local, "--engine", help=ENGINE_HELP),
+    address: str | None = typer.Option(None, "--address", help=ADDRESS_HELP),
+    workers: int = typer.Option(0, "--workers", "-j", min=0, help=WORKERS_HELP),
 ) -> None:
     """Score a labelled manifest with a model and report metrics, pooled and per group."""
     from unmask.data.manifest import read_manifest
@@ -54,6 +62,9 @@ def evaluate(
     from unmask.eval.metrics import summarize, summarize_by
 
     check_device(device)  # exit 2 when CUDA is asked for but missing
+    if engine == Engine.local and (address is not None or workers):
+        error("--address and --workers apply to --engine ray")
+        raise typer.Exit(EXIT_USAGE)
     try:
         parsed = read_manifest(manifest)
         detector = Detector.load(model, device=device, runtime=runtime)  # "auto": the CPU for onnx
@@ -67,7 +78,10 @@ def evaluate(
         raise typer.Exit(EXIT_USAGE)
 
     use_scoring_threads(threads)
-    results = _score_manifest(detector, parsed)
+    if engine == Engine.ray:
+        results = _score_manifest_on_ray(model, device, runtime, threads, parsed, address, workers)
+    else:
+        results = _score_manifest(detector, parsed)
     frame = parsed.to_frame(relative_to=out.parent if out else None).reset_index(drop=True)
     frame["fake_probability"] = [r.fake_probability for r in results]
     frame["verdict"] = [r.verdict for r in results]
@@ -112,6 +126,22 @@ def _score_manifest(detector, manifest) -> list:
             results.append(detector.scan_segment(row.path, row.start, row.end) if seg else next(whole))
             bar.advance(task)
     return results
+
+
+def _score_manifest_on_ray(model, device, runtime, threads, manifest, address, workers) -> list:
+    """The same rows scored by Ray Data actors (unmask.engine.ray_engine), in row order."""
+    from unmask.detect.result import ScanResult
+    from unmask.engine.ray_engine import DetectorSpec, RayOptions, collect
+
+    spec = DetectorSpec(model=model, device=device, runtime=runtime, threads=max(1, threads))
+    items = [{"path": str(row.path), "row": i, "start": row.start, "end": row.end}
+             for i, row in enumerate(manifest)]
+    try:
+        rows = collect(spec, items, RayOptions(address=address, workers=workers))
+    except UnmaskError as exc:
+        error(str(exc))
+        raise typer.Exit(EXIT_USAGE) from exc
+    return [ScanResult.from_dict(json.loads(row["result"])) for row in rows]
 
 
 # Shown per group, with the header each gets in the table (the JSON keeps every metric under its own name).

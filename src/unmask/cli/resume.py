@@ -12,13 +12,12 @@ atomic rewrite, so the output keeps exactly one row per path.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from unmask._fs import atomic_path
+from unmask._fs import atomic_path, file_state_key, path_key
 from unmask.detect.result import ScanResult
 from unmask.errors import UnmaskError
 
@@ -26,24 +25,8 @@ KEY_FIELD = "file_key"
 
 
 def file_key(path: str, use_hash: bool = False) -> str:
-    """What identifies the scanned state of ``path``: ``size:<bytes>,mtime_ns:<ns>``, or with ``use_hash``
-    ``blake2b:<hex>`` of its bytes; ``-`` for what cannot be read (a missing file, a bad pattern)."""
-    try:
-        status = os.stat(path)
-        if not os.path.isfile(path):
-            return "-"
-        if use_hash:
-            from unmask.data.describe import content_hash
-
-            return f"blake2b:{content_hash(path)}"
-    except OSError:
-        return "-"
-    return f"size:{status.st_size},mtime_ns:{status.st_mtime_ns}"
-
-
-def path_key(path: str) -> str:
-    """Rows are matched on the absolute path, so a resumed run from another folder finds them."""
-    return os.path.abspath(path)
+    """See :func:`unmask._fs.file_state_key`."""
+    return file_state_key(path, use_hash)
 
 
 @dataclass

@@ -20,12 +20,16 @@ from rich.table import Table
 from rich.text import Text
 
 from unmask.cli.common import (
+    ADDRESS_HELP,
     DEVICE_HELP,
+    ENGINE_HELP,
     EXIT_OK,
     EXIT_SOME_FAILED,
     EXIT_USAGE,
     RUNTIME_HELP,
     THREADS_HELP,
+    WORKERS_HELP,
+    Engine,
     Settings,
     check_device,
     console,
@@ -52,6 +56,8 @@ class OutputFormat(str, Enum):
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
+    parquet = "parquet"
+
 
 
 @dataclass(frozen=True)
@@ -415,6 +421,9 @@ def scan(
     max_duration: float | None = typer.Option(
         None, "--max-duration", help="Refuse files longer than S seconds (default: 4 hours)."
     ),
+    engine: Engine = typer.Option(Engine.local, "--engine", help=ENGINE_HELP),
+    address: str | None = typer.Option(None, "--address", help=ADDRESS_HELP),
+    workers: int = typer.Option(0, "--workers", "-j", min=0, help=WORKERS_HELP),
 ) -> None:
     """Score media files: fake_probability in [0, 1] (higher = more likely fake) and a verdict per file.
 
@@ -427,16 +436,32 @@ def scan(
         raise _usage_error(f"bad --real-below/--fake-at: {exc}") from exc
     _check_out_path(out, "--out")
     _check_out_path(report, "--report")
-    fmt = _output_format(output_format, out, resume, use_hash)
+    if engine == Engine.ray:
+        fmt = _ray_format(output_format, out)
+    else:
+        if address is not None or workers:
+            raise _usage_error("--address and --workers apply to --engine ray")
+        fmt = _output_format(output_format, out, resume, use_hash)
     detector = _load_detector(model, thresholds, batch_size, max_duration, device, runtime)
-    detector = _apply_windows(detector, window, hop)
+    detector = _apply_windows(detector, window, hop)  # on Ray too: bad settings fail here, before Ray starts
     use_scoring_threads(threads)
 
     inputs = expand_inputs(paths, recursive=recursive)
     if not inputs:
         raise _usage_error("no inputs to scan (stdin held no paths)")
 
-    if resume:
+    if engine == Engine.ray:
+        spec = _detector_spec(model, device, runtime, thresholds, batch_size, max_duration, window, hop,
+                              threads)
+        results = _run_ray_scan(spec, inputs, address, workers, out, fmt, use_hash)
+        if out is None and fmt != "table":
+            from unmask.report.writers import ResultWriter
+
+            writer = ResultWriter(fmt, sys.stdout)
+            for result in results:
+                writer.add(result)
+            writer.close()
+    elif resume:
         results = _run_resumable_scan(detector, inputs, out, use_hash)
     else:
         results = _run_scan(detector, inputs, fmt, out)
@@ -474,7 +499,9 @@ def _apply_windows(detector, window: float | None, hop: float | None):
 
 def _output_format(chosen: OutputFormat | None, out: Path | None, resume: bool, use_hash: bool) -> str:
     if use_hash and not resume:
-        raise _usage_error("--hash only applies with --resume")
+        raise _usage_error("--hash only applies with --resume (or --engine ray)")
+    if chosen == OutputFormat.parquet and (out is None or resume):
+        raise _usage_error("--format parquet needs --out FILE (and cannot be appended to: no --resume)")
     if not resume:
         return (chosen or OutputFormat.table).value
     if out is None:
@@ -482,6 +509,37 @@ def _output_format(chosen: OutputFormat | None, out: Path | None, resume: bool, 
     if chosen not in (None, OutputFormat.jsonl):
         raise _usage_error(f"--resume writes JSON Lines (a row per file as it is scored), not {chosen.value}")
     return OutputFormat.jsonl.value
+
+
+def _ray_format(chosen: OutputFormat | None, out: Path | None) -> str:
+    from unmask.cli.ray_scan import format_for
+
+    try:
+        return format_for(chosen.value if chosen else None, out)
+    except UnmaskError as exc:
+        raise _usage_error(str(exc)) from exc
+
+
+def _detector_spec(model, device, runtime, thresholds, batch_size, max_duration, window, hop, threads):
+    from unmask.engine.ray_engine import DetectorSpec
+
+    return DetectorSpec(
+        model=model, device=device, runtime=runtime, real_below=thresholds.real_below,
+        fake_at_or_above=thresholds.fake_at_or_above, batch_size=batch_size, max_duration_s=max_duration,
+        window_s=window, hop_s=hop, threads=max(1, threads),
+    )
+
+
+def _run_ray_scan(spec, inputs, address, workers, out, fmt, use_hash) -> list[ScanResult]:
+    """Score on Ray (unmask.cli.ray_scan): with --out, resumable; shards merged into --out at the end."""
+    from unmask.cli.ray_scan import run_ray_scan
+    from unmask.engine.ray_engine import RayOptions
+
+    try:
+        return run_ray_scan(spec, inputs, RayOptions(address=address, workers=workers), out, fmt, use_hash,
+                            log=info)
+    except UnmaskError as exc:
+        raise _usage_error(str(exc)) from exc
 
 
 def _progress_bar():
@@ -527,6 +585,12 @@ def _run_scan(detector, inputs: Sequence[ScanInput], fmt: str, out: Path | None)
     from unmask.report.writers import ResultWriter, atomic_text_file
 
     results: list[ScanResult] = []
+    if fmt == "parquet":  # one columnar file, written at the end
+        from unmask.report.writers import write_parquet_results
+
+        results = list(scan_in_order(detector, inputs))
+        write_parquet_results(out, results)
+        return results
     with ExitStack() as stack:
         writer = None
         if fmt != "table":

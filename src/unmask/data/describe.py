@@ -11,7 +11,6 @@ scores when they land in train and test, and identical files with different labe
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -21,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from unmask._fs import file_blake2b
 from unmask.data.manifest import LABELS, Manifest
 from unmask.errors import ManifestError, MediaError
 
@@ -84,11 +84,7 @@ class Description(Mapping[str, Any]):
 
 def content_hash(path: str | Path, *, chunk_size: int = 1 << 20) -> str:
     """BLAKE2b (128-bit) hex digest of the file's bytes."""
-    digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_blake2b(path, chunk_size=chunk_size)
 
 
 def _first_column(manifest: Manifest, names: Iterable[str]) -> str | None:

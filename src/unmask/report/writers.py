@@ -75,6 +75,15 @@ def atomic_text_file(path: str | Path, encoding: str = "utf-8") -> Iterator[Text
         yield stream
 
 
+def write_parquet_results(path: str | Path, results: Iterable[ScanResult]) -> None:
+    """The CSV columns (``ScanResult.to_row``) as one Parquet file, atomically."""
+    import pandas as pd
+
+    frame = pd.DataFrame([r.to_row() for r in results], columns=list(CSV_COLUMNS))
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
 def write_results(path: str | Path, results: Iterable[ScanResult], fmt: str) -> None:
     """Write every result to ``path`` in ``fmt`` (json, jsonl or csv), atomically."""
     with atomic_text_file(path) as stream:

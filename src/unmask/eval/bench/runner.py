@@ -150,13 +150,19 @@ def run_bench(
     max_cells: int | None = None,
     log: Callable[[str], None] = print,
     device: str = "auto",
+    engine: str = "local",
+    ray_options: Any = None,
 ) -> BenchOutcome:
     """Compute every cell of ``config`` that is not done yet; returns what happened.
 
     ``max_cells`` stops after that many cells (the rest stay pending for the next call). ``device``:
-    where the detectors run (``auto``, ``cpu``, ``cuda[:N]``; see :mod:`unmask._device`).
+    where the detectors run (``auto``, ``cpu``, ``cuda[:N]``; see :mod:`unmask._device`). ``engine``
+    ``"ray"`` runs each cell as a Ray task (``ray_options``: an ``unmask.engine.ray_engine.RayOptions``;
+    ``workers`` 0 there means one task per CPU of the cluster); this process still writes the store.
     """
-    if workers < 1:
+    if engine not in ("local", "ray"):
+        raise ValueError(f"engine must be local or ray, got {engine!r}")
+    if workers < (0 if engine == "ray" else 1):
         raise ValueError(f"workers must be >= 1, got {workers}")
     from unmask._device import resolve_device
 
@@ -206,7 +212,12 @@ def run_bench(
             )
             for key in todo
         ]
-        for result in _execute(tasks, workers, lambda key: store.mark_running(run_id, key)):
+        mark = lambda key: store.mark_running(run_id, key)  # noqa: E731 - the store stays in this process
+        if engine == "ray":
+            results = _execute_on_ray(tasks, workers, mark, ray_options)
+        else:
+            results = _execute(tasks, workers, mark)
+        for result in results:
             store.save_result(run_id, result)
             outcome.computed.append(result.key)
             failed_clips = sum(1 for s in result.scores if s.get("error"))
@@ -266,6 +277,40 @@ def _execute(tasks: list[CellTask], workers: int, on_start: Callable[[CellKey], 
         finally:
             for future in pending:
                 future.cancel()
+
+
+def _execute_on_ray(tasks: list[CellTask], workers: int, on_start: Callable[[CellKey], None], options: Any):
+    """Yield each task's CellResult as it finishes, each cell a Ray task (one CPU, one torch thread). A
+    task whose worker died is retried ``max_task_retries`` times, then stored as a failed cell."""
+    from unmask.engine.ray_engine import RayOptions, connect
+
+    options = options or RayOptions(workers=workers)
+    ray = connect(options)
+    limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    remote = ray.remote(_score_cell_on_ray).options(num_cpus=1, max_retries=options.max_task_retries)
+    pending: dict[Any, CellTask] = {}
+    queue = list(reversed(tasks))
+    try:
+        while queue or pending:
+            while queue and len(pending) < 2 * limit:  # as the process pool: busy, without flooding
+                task = queue.pop()
+                on_start(task.key)
+                pending[remote.remote(task)] = task
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                task = pending.pop(ref)
+                try:
+                    yield ray.get(ref)
+                except Exception as exc:  # noqa: BLE001 - the worker kept dying: a failed cell, not a crash
+                    yield CellResult(task.key, [], [], 0.0, error=f"Ray task failed: {exc!r}")
+    finally:
+        for ref in pending:
+            ray.cancel(ref)
+
+
+def _score_cell_on_ray(task: CellTask) -> CellResult:
+    _init_worker()
+    return score_cell(task)
 
 
 def _init_worker() -> None:

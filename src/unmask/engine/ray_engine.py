@@ -1,0 +1,300 @@
+"""``--engine ray``: the local engine's scoring, run by Ray Data actors on a Ray cluster (docs/scale.md).
+
+What runs where
+- The driver (the ``unmask`` command) expands the inputs and decides what is left to score; it hands Ray
+  Data a table of those inputs (``ray.data.from_pandas``), cut into blocks of ``files_per_task`` inputs.
+- ``map_batches`` runs :class:`ScoreBatch` in a pool of ``workers`` actors. Each actor loads the Detector
+  once (:meth:`DetectorSpec.build`) and scores a block with ``Detector.scan_many`` (``scan_segment`` for
+  manifest rows with start/end): the local engine's code, so both engines give the same scores.
+- Results are rows of :data:`SHARD_SCHEMA`: the local engine's CSV columns (``ScanResult.to_row``), the
+  file's resume key, the whole result as JSON, and the input's position. :func:`write_shards` has Ray
+  write them as Parquet shards into a folder; :func:`collect` streams them back to the driver instead.
+
+Failures
+- A file that cannot be decoded is an error row, as in the local engine.
+- A killed actor is restarted by Ray and its block run again (``max_restarts``, ``max_task_retries``), so
+  its inputs are retried, not lost. A block that still fails after ``max_task_retries`` retries (a file
+  that crashes its worker every time) is given up by Ray Data (``max_errored_blocks``) and
+  :func:`lost_records` turns each of its inputs into an error row that says so; a rerun tries them again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from unmask.detect.result import ScanResult, Thresholds
+from unmask.errors import UnmaskError
+
+Log = Callable[[str], None]
+
+# The local engine's CSV columns (ScanResult.to_row) with their Arrow types, then the engine's own.
+ROW_TYPES: dict[str, str] = {
+    "path": "string", "fake_probability": "float64", "verdict": "string", "model": "string",
+    "duration_s": "float64", "n_windows": "int64", "peak_window_start_s": "float64",
+    "peak_window_end_s": "float64", "peak_window_fake_probability": "float64", "error": "string",
+}
+EXTRA_TYPES: dict[str, str] = {
+    "file_key": "string",  # unmask._fs.file_state_key when the input was planned; "" = retry on a rerun
+    "result": "string",  # ScanResult.to_dict() as JSON: the timeline, attribution and explanation
+    "row": "int64",  # the input's position in the driver's list
+}
+LOST_KEY = ""  # the file_key of an input whose worker kept dying: it never matches, so a rerun retries it
+
+
+def shard_schema():
+    import pyarrow as pa
+
+    return pa.schema([(name, getattr(pa, kind)()) for name, kind in {**ROW_TYPES, **EXTRA_TYPES}.items()])
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """How to build the Detector in each actor: the same arguments ``unmask scan`` loads it with."""
+
+    model: str = "default"
+    device: str = "auto"
+    runtime: str = "auto"
+    real_below: float = 0.3
+    fake_at_or_above: float = 0.7
+    batch_size: int = 32
+    max_duration_s: float | None = None
+    window_s: float | None = None
+    hop_s: float | None = None
+    threads: int = 1  # torch threads per actor (and the CPUs each actor asks Ray for)
+
+    @property
+    def name(self) -> str:
+        """The model's name in results, as ``Detector.load`` gives it (a file's stem, or the bundled name)."""
+        return Path(self.model).stem if self.model.endswith((".pt", ".onnx")) else self.model
+
+    def build(self):
+        """The Detector, loaded as the local engine loads it."""
+        from unmask.detect.pipeline import Detector
+        from unmask.io import DEFAULT_LIMITS, MediaLimits
+
+        limits = None
+        if self.max_duration_s is not None:
+            limits = MediaLimits(max_duration_s=self.max_duration_s, max_bytes=DEFAULT_LIMITS.max_bytes)
+        detector = Detector.load(
+            self.model, device=self.device, runtime=self.runtime, batch_size=self.batch_size, limits=limits,
+            thresholds=Thresholds(real_below=self.real_below, fake_at_or_above=self.fake_at_or_above),
+        )
+        return detector.with_settings(window_s=self.window_s, hop_s=self.hop_s)
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """Where and how wide to run. ``address`` None starts a Ray instance on this machine (``num_cpus``
+    and ``object_store_memory`` size it); ``auto`` joins the cluster this machine belongs to;
+    ``ray://HOST:PORT`` connects a Ray Client."""
+
+    address: str | None = None
+    workers: int = 0  # actors; 0 = one per ``threads`` CPUs the cluster has
+    files_per_task: int = 32  # inputs per block: the unit Ray retries and writes as one shard
+    max_task_retries: int = 3  # reruns of a block whose actor died, before its inputs become error rows
+    num_cpus: int | None = None  # local instance only
+    object_store_memory: int | None = None  # local instance only; bytes
+    gpus_per_worker: float = 0.0  # > 0: each actor gets this share of a GPU (with --device cuda)
+
+
+# ------------------------------------------------------------------------------------------ cluster
+def connect(options: RayOptions):
+    """Start or join Ray once per process; returns the ``ray`` module."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise UnmaskError(
+            "--engine ray needs Ray", hint='pip install "unmask[ray]" (ray[data]); see docs/scale.md'
+        ) from exc
+    if not ray.is_initialized():
+        quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+        try:
+            if options.address:
+                ray.init(address=options.address, **quiet)
+            else:
+                ray.init(num_cpus=options.num_cpus, object_store_memory=options.object_store_memory, **quiet)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise UnmaskError(
+                f"cannot start or reach Ray at {options.address or 'this machine'}: {exc}",
+                hint="check --address (auto, or ray://HOST:10001) and that `ray status` works there",
+            ) from exc
+    _quiet_ray_data(ray)
+    return ray
+
+
+def _quiet_ray_data(ray) -> None:
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.max_errored_blocks = -1  # a block that keeps failing is reported by lost_records, not fatal
+    if hasattr(context, "print_on_execution_start"):
+        context.print_on_execution_start = False
+    # Ray Data warns about settings made on purpose here (no progress bars); what is lost is reported
+    # by lost_records, so only its errors are shown.
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+
+
+def actor_count(ray, options: RayOptions, spec: DetectorSpec) -> int:
+    if options.workers:
+        return options.workers
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    return max(1, cpus // max(1, spec.threads))
+
+
+# ------------------------------------------------------------------------------------------ the actor
+class ScoreBatch:
+    """A Ray Data actor: loads the Detector once, then scores one block of inputs per call."""
+
+    def __init__(self, spec: DetectorSpec) -> None:
+        import torch
+
+        torch.set_num_threads(max(1, spec.threads))
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, spec.threads)))
+        self.detector = spec.build()
+
+    def __call__(self, batch: pd.DataFrame):
+        import pyarrow as pa
+
+        items = batch.to_dict(orient="records")
+        return pa.Table.from_pylist(score_items(self.detector, items), schema=shard_schema())
+
+
+def score_items(detector, items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Shard rows for ``items`` (``path``, ``row``, ``file_key``, optional ``start``/``end``), in order.
+
+    Whole files go through ``Detector.scan_many`` (decoding overlaps scoring), segments through
+    ``scan_segment``: the calls the local ``scan`` and ``evaluate`` make. Should the model itself raise
+    (a bug, not a bad file), each input is scored on its own and the exception is that input's error row.
+    """
+    try:
+        results = _score_in_order(detector, items)
+    except Exception:  # noqa: BLE001 - isolate the input that raised; the others keep their scores
+        results = [_score_alone(detector, item) for item in items]
+    return [record(result, item) for result, item in zip(results, items, strict=True)]
+
+
+def _is_segment(item: dict[str, Any]) -> bool:
+    return _present(item.get("start")) or _present(item.get("end"))
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and value != value)  # NaN: no value
+
+
+def _score_in_order(detector, items: Sequence[dict[str, Any]]) -> list[ScanResult]:
+    whole = iter(detector.scan_many([item["path"] for item in items if not _is_segment(item)]))
+    return [_segment(detector, item) if _is_segment(item) else next(whole) for item in items]
+
+
+def _segment(detector, item: dict[str, Any]) -> ScanResult:
+    start, end = (value if _present(value) else None for value in (item.get("start"), item.get("end")))
+    return detector.scan_segment(item["path"], start, end)
+
+
+def _score_alone(detector, item: dict[str, Any]) -> ScanResult:
+    try:
+        return _segment(detector, item) if _is_segment(item) else detector.scan(item["path"])
+    except Exception as exc:  # noqa: BLE001 - reported as this input's error row
+        message = f"{item['path']}: scoring failed ({exc!r})"
+        return ScanResult.failed(item["path"], message, model=detector.name)
+
+
+def record(result: ScanResult, item: dict[str, Any]) -> dict[str, Any]:
+    """One shard row: the CSV columns, the resume key, the whole result and the input's position."""
+    return result.to_row() | {
+        "file_key": item.get("file_key", LOST_KEY),
+        "result": json.dumps(result.to_dict(), default=str, allow_nan=False),
+        "row": int(item["row"]),
+    }
+
+
+def lost_records(items: Iterable[dict[str, Any]], seen_rows: set[int], retries: int,
+                 model: str | None) -> list[dict[str, Any]]:
+    """Error rows for the ``items`` whose ``row`` is not in ``seen_rows``: Ray gave their block up after
+    its worker kept dying."""
+    reason = (f"its worker died {retries + 1} times while scoring it (out of memory, or a crash in a "
+              "decoder); not scored")
+    hint = "it is retried on the next run; scan it alone (--engine local) to see the error"
+    lost = []
+    for item in items:
+        if int(item["row"]) not in seen_rows:
+            message = str(UnmaskError(reason, path=item["path"], hint=hint))
+            lost.append(record(ScanResult.failed(item["path"], message, model=model),
+                               {**item, "file_key": LOST_KEY}))
+    return lost
+
+
+# ------------------------------------------------------------------------------------------ running
+def _dataset(ray, spec: DetectorSpec, items: pd.DataFrame, options: RayOptions):
+    size = max(1, options.files_per_task)
+    chunks = [items.iloc[i : i + size] for i in range(0, len(items), size)]
+    actors = min(actor_count(ray, options, spec), len(chunks))  # an actor without a block loads for nothing
+    with warnings.catch_warnings():
+        # Ray Data's own default is to retry a dead actor's block forever, which would never end on a file
+        # that crashes its worker every time; the only way to bound it is a remote argument Ray 2.60 marks
+        # deprecated (hence ray < 2.64 in pyproject.toml).
+        warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
+        return ray.data.from_pandas(chunks).map_batches(
+            ScoreBatch, fn_constructor_kwargs={"spec": spec}, batch_size=None, batch_format="pandas",
+            compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=max(1, spec.threads),
+            num_gpus=options.gpus_per_worker or None, max_restarts=-1,
+            max_task_retries=options.max_task_retries,
+        )
+
+
+def items_frame(items: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The driver's inputs as the table Ray Data reads: path, row, file_key, start, end."""
+    frame = pd.DataFrame(list(items), columns=["path", "row", "file_key", "start", "end"])
+    frame["start"] = frame["start"].astype("float64")
+    frame["end"] = frame["end"].astype("float64")
+    frame["file_key"] = [LOST_KEY if not isinstance(k, str) else k for k in frame["file_key"]]
+    return frame
+
+
+def write_shards(spec: DetectorSpec, items: Sequence[dict[str, Any]], parts_dir: Path,
+                 options: RayOptions) -> None:
+    """Score ``items`` on Ray; Ray writes the rows as Parquet shards into ``parts_dir`` (a folder every
+    node can reach, for a multi-machine cluster)."""
+    if not items:
+        return
+    ray = connect(options)
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    _dataset(ray, spec, items_frame(items), options).write_parquet(str(parts_dir.resolve()))
+
+
+def collect(spec: DetectorSpec, items: Sequence[dict[str, Any]], options: RayOptions) -> list[dict[str, Any]]:
+    """Score ``items`` on Ray and stream the rows back to this process (no output folder needed); the
+    inputs Ray gave up on are error rows. Sorted by ``row``."""
+    if not items:
+        return []
+    ray = connect(options)
+    rows: list[dict[str, Any]] = []
+    for batch in _dataset(ray, spec, items_frame(items), options).iter_batches(batch_format="pyarrow"):
+        rows += batch.to_pylist()
+    rows += lost_records(items, {r["row"] for r in rows}, options.max_task_retries, spec.name)
+    return sorted(rows, key=lambda r: r["row"])
+
+
+def read_shards(parts_dir: Path, log: Log) -> list[dict[str, Any]]:
+    """Every row of the readable shards in ``parts_dir``. A shard an interrupted run left unreadable is
+    renamed ``*.unreadable`` (its inputs are scored again) and reported."""
+    import pyarrow.parquet as pq
+
+    rows: list[dict[str, Any]] = []
+    if not parts_dir.is_dir():
+        return rows
+    for shard in sorted(parts_dir.glob("*.parquet")):
+        try:
+            rows += pq.read_table(shard).to_pylist()
+        except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (a ValueError) on a torn file
+            log(f"{shard}: unreadable shard ({exc}); its inputs are scanned again")
+            shard.rename(shard.with_name(shard.name + ".unreadable"))
+    return rows
