@@ -119,6 +119,22 @@ def test_jsonl_and_csv_outputs_parse_and_agree(media, model_path):
     assert rows[3]["verdict"] == "error" and rows[3]["fake_probability"] == "" and rows[3]["error"]
 
 
+def test_parquet_output_has_the_csv_columns_and_values(media, model_path, tmp_path):
+    import pandas as pd
+
+    inputs = [*_good(media), media["text"]]
+    as_csv = scan(*inputs, "--model", model_path, "--format", "csv")
+    out = tmp_path / "scores.parquet"
+    as_parquet = scan(*inputs, "--model", model_path, "--format", "parquet", "--out", out)
+    assert as_parquet.exit_code == as_csv.exit_code == 1
+    frame = pd.read_parquet(out)
+    expected = pd.read_csv(io.StringIO(as_csv.stdout))
+    assert tuple(frame.columns) == CSV_COLUMNS and len(frame) == len(inputs)
+    assert list(frame["path"]) == list(expected["path"])
+    np.testing.assert_allclose(frame["fake_probability"].astype(float), expected["fake_probability"])
+    assert frame["verdict"].tolist() == expected["verdict"].tolist()
+
+
 def test_table_output_and_summary(media, model_path, wide_console):
     result = scan(*_good(media), media["corrupt"], "--model", model_path)
     assert result.exit_code == 1

@@ -47,7 +47,7 @@ def serve(
     port: int = typer.Option(8000, min=0, max=65535, help="TCP port (0: any free port)."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_HELP),
-    workers: int = typer.Option(1, min=1, max=64, help="Scoring worker threads."),
+    workers: int = typer.Option(1, "--workers", "-j", min=1, max=64, help="Scoring worker threads."),
     model: str = typer.Option("default", help="Bundled model name or checkpoint path."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
     threads: int = typer.Option(0, min=0, help="Torch threads in all; 0 = one fewer than the CPU cores."),

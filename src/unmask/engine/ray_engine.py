@@ -6,9 +6,10 @@ What runs where
 - ``map_batches`` runs :class:`ScoreBatch` in a pool of ``workers`` actors. Each actor loads the Detector
   once (:meth:`DetectorSpec.build`) and scores a block with ``Detector.scan_many`` (``scan_segment`` for
   manifest rows with start/end): the local engine's code, so both engines give the same scores.
-- Results are rows of :data:`SHARD_SCHEMA`: the local engine's CSV columns (``ScanResult.to_row``), the
-  file's resume key, the whole result as JSON, and the input's position. :func:`write_shards` has Ray
-  write them as Parquet shards into a folder; :func:`collect` streams them back to the driver instead.
+- Results are rows of :func:`shard_schema`: the local engine's CSV columns (``ScanResult.to_row``), the
+  file's resume key, the whole result as JSON, and the input's position. Each finished block streams
+  back to the driver (``iter_batches``), which :func:`write_shards` writes as one Parquet shard
+  (atomically) and :func:`collect` keeps in memory. So the output needs no folder the nodes share.
 
 Failures
 - A file that cannot be decoded is an error row, as in the local engine.
@@ -23,14 +24,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+import uuid
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from unmask._fs import atomic_path
 from unmask.detect.result import ScanResult, Thresholds
 from unmask.errors import UnmaskError
 
@@ -259,26 +262,37 @@ def items_frame(items: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def write_shards(spec: DetectorSpec, items: Sequence[dict[str, Any]], parts_dir: Path,
-                 options: RayOptions) -> None:
-    """Score ``items`` on Ray; Ray writes the rows as Parquet shards into ``parts_dir`` (a folder every
-    node can reach, for a multi-machine cluster)."""
+def iter_scored(spec: DetectorSpec, items: Sequence[dict[str, Any]], options: RayOptions) -> Iterator[Any]:
+    """Score ``items`` on Ray; yields each finished block's rows (a ``pyarrow.Table``) as it arrives here.
+
+    Results stream back to this process rather than being written by the workers, so the output needs
+    no folder the cluster's nodes share (the inputs do: every worker opens its files by path)."""
     if not items:
         return
     ray = connect(options)
+    dataset = _dataset(ray, spec, items_frame(items), options)
+    yield from dataset.iter_batches(batch_size=None, batch_format="pyarrow")
+
+
+def write_shards(spec: DetectorSpec, items: Sequence[dict[str, Any]], parts_dir: Path,
+                 options: RayOptions) -> None:
+    """Score ``items`` on Ray; each finished block becomes a Parquet shard in ``parts_dir``, written
+    atomically as it arrives, so an interrupted run keeps every block that finished."""
+    import pyarrow.parquet as pq
+
     parts_dir.mkdir(parents=True, exist_ok=True)
-    _dataset(ray, spec, items_frame(items), options).write_parquet(str(parts_dir.resolve()))
+    run = uuid.uuid4().hex[:12]
+    for number, table in enumerate(iter_scored(spec, items, options)):
+        with atomic_path(parts_dir / f"part-{run}-{number:06d}.parquet") as tmp:
+            pq.write_table(table, tmp)
 
 
 def collect(spec: DetectorSpec, items: Sequence[dict[str, Any]], options: RayOptions) -> list[dict[str, Any]]:
-    """Score ``items`` on Ray and stream the rows back to this process (no output folder needed); the
-    inputs Ray gave up on are error rows. Sorted by ``row``."""
-    if not items:
-        return []
-    ray = connect(options)
+    """Score ``items`` on Ray and return the rows here, sorted by ``row``; the inputs Ray gave up on
+    are error rows."""
     rows: list[dict[str, Any]] = []
-    for batch in _dataset(ray, spec, items_frame(items), options).iter_batches(batch_format="pyarrow"):
-        rows += batch.to_pylist()
+    for table in iter_scored(spec, items, options):
+        rows += table.to_pylist()
     rows += lost_records(items, {r["row"] for r in rows}, options.max_task_retries, spec.name)
     return sorted(rows, key=lambda r: r["row"])
 
