@@ -61,6 +61,7 @@ SEEK_PREROLL_S = 0.5
 SEEK_MIN_START_S = 1.0
 # Timestamp jumps shorter than this are rounding (Matroska stores milliseconds), not lost audio.
 GAP_TOLERANCE_S = 0.005
+
 # How far decoding may end before the header's duration before the file counts as truncated.
 TRUNCATION_TOLERANCE_S = 0.5
 TRUNCATION_TOLERANCE_FRACTION = 0.05
@@ -249,7 +250,8 @@ class _MonoDecoder:
         self.damage = _Damage()
         self._resampler: av.AudioResampler | None = None
         self._resampler_key: tuple | None = None
-        self._expected_s: float | None = None  # where the next frame should start if nothing was lost
+        self._expected_s: float | None = None  # the sample clock: where the audio decoded so far ends
+        self._pending_gap = False  # the last frame ran ahead of the sample clock (_check_gap)
 
     # -- the loop ---------------------------------------------------------------------------------------
     def blocks(self) -> Iterator[np.ndarray]:
@@ -277,6 +279,29 @@ class _MonoDecoder:
         yield from self._take(self._flush())
         self._check_truncation()
 
+    def _check_gap(self, frame_s: float, out: list[np.ndarray]) -> None:
+        """Fill lost audio with silence, judged against the sample clock (where the audio so far ends).
+
+        A frame whose timestamp runs ahead of the clock is only a gap if the next frame is still ahead:
+        Vorbis stamps the frame after a block-size switch up to (long - short) / 4 samples early or late
+        and takes it back on the next frame (filling that jitter added 1.3 s of silence to a 20-s Ogg
+        Vorbis file with transients). So the silence of a real gap lands one frame late, which leaves the
+        audio after it aligned with the file's clock again."""
+        if self._expected_s is None or self.position is None:
+            return
+        ahead = frame_s - self._expected_s
+        if self._pending_gap:
+            self._pending_gap = False
+            if ahead > GAP_TOLERANCE_S:  # still ahead: audio was lost
+                self.damage.gaps += 1
+                self.damage.gap_seconds += ahead
+                self._maybe_raise()
+                out.extend(self._flush())  # the silence lands after the audio already decoded
+                out.append(np.zeros(round(ahead * self.rate), dtype=np.float32))
+                self._expected_s += ahead
+        elif ahead > GAP_TOLERANCE_S:
+            self._pending_gap = True  # decided on the next frame
+
     def _done(self) -> bool:
         if self.end is not None and self.position is not None and self.position >= self.end:
             self.stopped_early = True
@@ -288,15 +313,9 @@ class _MonoDecoder:
         out: list[np.ndarray] = []
         frame_s = self._time_of(frame)
         if frame_s is not None:
-            gap = 0.0 if self._expected_s is None or self.position is None else frame_s - self._expected_s
-            if gap > GAP_TOLERANCE_S:
-                self.damage.gaps += 1
-                self.damage.gap_seconds += gap
-                self._maybe_raise()
-                # Drain first so the silence lands after the audio that preceded the gap.
-                out.extend(self._flush())
-                out.append(np.zeros(round(gap * self.rate), dtype=np.float32))
-            self._expected_s = frame_s + frame.samples / frame.sample_rate
+            self._check_gap(frame_s, out)
+            self._expected_s = (frame_s if self._expected_s is None else self._expected_s) + (
+                frame.samples / frame.sample_rate)
         if self.position is None:
             frame = self._align_after_seek(frame)
             if frame is None:

@@ -1,0 +1,253 @@
+"""The offline music pool: human-made and AI-made music, cut into song excerpts, one encoding chain for all.
+
+Sources, all installable without a model or dataset hub:
+- **Real:** Debian's free game-music packages (:data:`DEBIAN_MUSIC`; ``apt-get install`` them, see
+  ``scripts/build_music_pool.py``), about 6-8 h in orchestral, electronic, rock, chiptune and acoustic
+  styles, each track a song of its own.
+- **AI:** the ACE-Step tracks of the ``immich-memories-music`` wheel (28 songs from 6 moods x 2 styles).
+- **Either:** rows of existing manifests with ``domain == music`` (realworld-dev's Deezer auto-encoder
+  reconstructions and their originals, the pool's real singing), re-encoded like the rest.
+
+Why one chain. The Debian tracks arrive as Ogg Vorbis (a few as MP3 or tracker modules), the ACE-Step
+tracks as Opus, the Deezer clips as MP3-sourced FLAC. A detector trained on them as they are could learn
+the container instead of the music. So every excerpt of every source, real or fake, goes through the same
+:class:`EncodingChain`: decode, mono, one sample rate, one lossy round trip (MP3 at 96 kbit/s by
+default), FLAC. The codec each file arrived in is kept in ``original_format``, for audits only.
+
+Songs. Every row carries ``song``, the unit that must never be split between training and test (the
+SONICS leakage check). A track is one song. All its excerpts share the id, and a reconstruction shares the
+id of its original. For the Deezer clips, whose file names do not say which original a reconstruction
+came from, the whole source is one song.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import subprocess
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from unmask._fs import atomic_path, path_slug
+from unmask.errors import UnmaskError
+from unmask.io import load_audio, probe_audio, save_audio
+
+# package -> its main style
+DEBIAN_MUSIC: dict[str, str] = {
+    "wesnoth-1.16-music": "orchestral",
+    "nexuiz-music": "electronic",
+    "planetblupi-music-ogg": "acoustic",
+    "hyperrogue-music": "ambient",
+    "singularity-music": "electronic",
+    "drascula-music": "orchestral",
+    "asc-music": "rock",
+    "fb-music-high": "chiptune",
+}
+AUDIO_SUFFIXES = frozenset({".ogg", ".oga", ".opus", ".mp3", ".flac", ".wav", ".xm", ".it", ".mod", ".s3m"})
+COLUMNS = ("path", "label", "domain", "system", "family", "source", "song", "start_s", "duration_s",
+           "original_format", "licence")
+
+
+@dataclass(frozen=True)
+class Track:
+    """One input file and what its rows will say."""
+
+    path: Path
+    label: str  # real | fake
+    system: str  # "human", or the generator
+    family: str  # generator family (the leave-one-family-out unit); "human" for reals
+    source: str  # where it comes from: a Debian package, a wheel, a demo page
+    song: str  # leakage unit
+    licence: str
+
+
+@dataclass(frozen=True)
+class EncodingChain:
+    """What every excerpt goes through, real or fake."""
+
+    sample_rate: int = 16000
+    codec: str | None = "mp3"  # None: no lossy round trip
+    bitrate: int = 96000
+    peak: float = 0.98  # excerpts are peak-limited to this after the codec (a codec can overshoot)
+
+    def apply(self, wave: np.ndarray) -> np.ndarray:
+        from unmask.signal.codecs import codec_round_trip
+
+        out = np.asarray(wave, dtype=np.float64)
+        if self.codec:
+            out = codec_round_trip(out, self.sample_rate, self.codec, self.bitrate)
+        top = float(np.max(np.abs(out))) if out.size else 0.0
+        if top > self.peak:
+            out = out * (self.peak / top)
+        return out.astype(np.float32)
+
+    def describe(self) -> str:
+        codec = f", {self.codec} {self.bitrate // 1000} kbit/s round trip" if self.codec else ""
+        return f"mono {self.sample_rate} Hz{codec}, FLAC"
+
+
+# ------------------------------------------------------------------------------------------ finding tracks
+ARCHIVE_SUFFIXES = frozenset({".pk3", ".zip"})  # nexuiz-music keeps its Ogg tracks in a Quake-style .pk3
+
+
+def debian_package_files(package: str) -> list[Path]:
+    """The audio files and archives an installed Debian package holds (``dpkg -L``); [] when it is not
+    installed."""
+    try:
+        listing = subprocess.run(["dpkg", "-L", package], capture_output=True, text=True, check=False)
+    except FileNotFoundError:  # not a Debian system
+        return []
+    if listing.returncode != 0:
+        return []
+    files = (Path(line) for line in listing.stdout.splitlines())
+    wanted = AUDIO_SUFFIXES | ARCHIVE_SUFFIXES
+    return sorted(p for p in files if p.suffix.lower() in wanted and p.is_file())
+
+
+def extract_audio(archive: Path, into: Path) -> list[Path]:
+    """The audio members of a zip archive (a .pk3 is one), extracted once into ``into``."""
+    import zipfile
+
+    out = []
+    with zipfile.ZipFile(archive) as bundle:
+        for member in bundle.infolist():
+            name = Path(member.filename)
+            if member.is_dir() or name.suffix.lower() not in AUDIO_SUFFIXES or ".." in name.parts:
+                continue
+            target = into / archive.stem / name
+            if not target.is_file() or target.stat().st_size != member.file_size:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with bundle.open(member) as source, atomic_path(target) as tmp, open(tmp, "wb") as sink:
+                    sink.write(source.read())
+            out.append(target)
+    return sorted(out)
+
+
+def debian_tracks(
+    packages: Iterable[str] = DEBIAN_MUSIC, files_of: Callable[[str], list[Path]] = debian_package_files,
+    extract_to: Path | None = None,
+) -> tuple[list[Track], list[str]]:
+    """Real tracks of the installed packages, and the packages that are missing. Archives (.pk3) are
+    unpacked into ``extract_to`` (left out without it)."""
+    tracks, missing = [], []
+    for package in packages:
+        files = files_of(package)
+        if not files:
+            missing.append(package)
+        archives = [p for p in files if p.suffix.lower() in ARCHIVE_SUFFIXES]
+        files = [p for p in files if p not in archives]
+        if extract_to is not None:
+            for archive in archives:
+                files += extract_audio(archive, extract_to / package)
+        licence = f"see /usr/share/doc/{package}/copyright"
+        tracks += [Track(p, "real", "human", "human", f"debian/{package}", f"{package}/{p.stem}", licence)
+                   for p in files]
+    return tracks, missing
+
+
+_SEED_SUFFIX = re.compile(r"_(s?\d+)$")
+
+
+def ace_step_tracks(folder: Path | None = None) -> list[Track]:
+    """The ACE-Step songs of the ``immich-memories-music`` wheel (or of ``folder``, laid out alike)."""
+    if folder is None:
+        try:
+            import immich_memories_music
+        except ImportError as exc:
+            raise UnmaskError("the AI tracks need the immich-memories-music wheel",
+                              hint="pip install immich-memories-music") from exc
+        folder = Path(immich_memories_music.__file__).parent / "tracks"
+    licence = "see the immich-memories-music wheel's LICENSE-MUSIC"
+    return [Track(p, "fake", "ACE-Step", "ace-step", "immich-memories-music", f"ace-step/{p.stem}", licence)
+            for p in sorted(folder.rglob("*")) if p.suffix.lower() in AUDIO_SUFFIXES]
+
+
+def manifest_tracks(manifest_path: Path) -> list[Track]:
+    """The ``domain == music`` rows of a manifest; each source is one song unless a ``song`` column says
+    otherwise (see the module docstring)."""
+    from unmask.data.manifest import read_manifest
+
+    manifest = read_manifest(manifest_path)
+    frame = manifest.to_frame()
+    paths = manifest.abs_paths()
+    tracks = []
+    for i, row in frame.iterrows():
+        if str(row.get("domain", "")) != "music":
+            continue
+        source = str(row.get("source") or manifest_path.parent.name)
+        system = str(row.get("system") or ("human" if row["label"] == "real" else "unknown"))
+        song = str(row["song"]) if "song" in frame.columns and row.get("song") else source
+        family = "human" if row["label"] == "real" else family_of(system)
+        tracks.append(Track(paths[i], str(row["label"]), system, family, source, song,
+                            str(row.get("licence") or "")))
+    return tracks
+
+
+def family_of(system: str) -> str:
+    """A generator family from a system name: the name without bit rates and sizes ("EnCodec 24kbps" ->
+    "encodec", "Griffin-Mel (256)" -> "griffin-mel")."""
+    name = re.sub(r"\(.*?\)|\d+(\.\d+)?\s*k?bps", "", system, flags=re.IGNORECASE)
+    return re.sub(r"\s+", "-", name.strip().lower()) or "unknown"
+
+
+# ------------------------------------------------------------------------------------------ excerpts
+def excerpt_starts(duration_s: float, length_s: float, count: int, min_s: float) -> list[tuple[float, float]]:
+    """``(start, length)`` of up to ``count`` non-overlapping excerpts spread evenly over a track; a track
+    shorter than ``length_s`` is one excerpt of itself, and one shorter than ``min_s`` none."""
+    if not np.isfinite(duration_s) or duration_s < min_s:
+        return []
+    if duration_s <= length_s:
+        return [(0.0, duration_s)]
+    n = max(1, min(count, int(duration_s // length_s)))
+    gap = (duration_s - n * length_s) / (n + 1)  # equal spaces before, between and after
+    return [(round(gap + k * (length_s + gap), 3), length_s) for k in range(n)]
+
+
+def build_music_pool(tracks: Sequence[Track], out_dir: Path, chain: EncodingChain = EncodingChain(), *,
+                     length_s: float = 30.0, count: int = 4, min_s: float = 10.0,
+                     log: Callable[[str], None] = print) -> tuple[Path, list[str]]:
+    """Write every track's excerpts through ``chain`` into ``out_dir`` and ``out_dir/manifest.csv``.
+
+    Excerpts already written are kept (a rerun resumes). Returns the manifest and the problems met
+    (a track that cannot be read is reported and left out, never silently dropped)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows, problems = [], []
+    for number, track in enumerate(tracks):
+        try:
+            info = probe_audio(track.path)
+            spans = excerpt_starts(info.duration_s, length_s, count, min_s)
+            if not spans:
+                problems.append(f"{track.path}: {info.duration_s:.1f} s, shorter than {min_s:g} s; left out")
+            for k, (start, length) in enumerate(spans):
+                rows.append(_write_excerpt(track, k, start, length, info, chain, out_dir))
+        except UnmaskError as exc:
+            problems.append(f"{track.path}: {exc}")
+        if (number + 1) % 25 == 0:
+            log(f"music pool: {number + 1} of {len(tracks)} tracks, {len(rows)} excerpts")
+    manifest = out_dir / "manifest.csv"
+    with atomic_path(manifest) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return manifest, problems
+
+
+def _write_excerpt(track: Track, k: int, start: float, length: float, info, chain: EncodingChain,
+                   out_dir: Path) -> dict[str, object]:
+    relative = Path(track.label) / _slug(track.source) / f"{_slug(track.song)}-{k:02d}.flac"
+    target = out_dir / relative
+    if not target.is_file():
+        wave = load_audio(track.path, chain.sample_rate, start_s=start, duration_s=length)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        save_audio(target, chain.apply(wave), chain.sample_rate)
+    return {"path": relative.as_posix(), "label": track.label, "domain": "music", "system": track.system,
+            "family": track.family, "source": track.source, "song": track.song, "start_s": start,
+            "duration_s": round(length, 3), "original_format": f"{info.container}/{info.codec}",
+            "licence": track.licence}
+
+
+def _slug(text: str) -> str:
+    return path_slug(text.replace("/", "+"))
