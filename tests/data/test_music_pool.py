@@ -1,0 +1,116 @@
+"""The music pool builder on tiny generated tracks: excerpts, songs, one encoding chain for both classes."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from unmask.data.music_pool import (
+    COLUMNS,
+    EncodingChain,
+    Track,
+    ace_step_tracks,
+    build_music_pool,
+    debian_tracks,
+    excerpt_starts,
+    family_of,
+    manifest_tracks,
+)
+from unmask.io import load_audio
+
+RATE = 22050
+
+
+def _tune(path: Path, seconds: float, seed: int) -> Path:
+    """A few notes with harmonics and an envelope: enough to survive a codec, different per seed."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * RATE)) / RATE
+    notes = rng.choice([220.0, 247.0, 262.0, 294.0, 330.0], size=int(seconds * 2) + 1)
+    f0 = notes[(t * 2).astype(int)]
+    wave = sum(0.3 / k * np.sin(2 * np.pi * k * f0 * t) for k in (1, 2, 3))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, (wave * (0.6 + 0.4 * np.sin(2 * np.pi * 0.5 * t))).astype(np.float32), RATE)
+    return path
+
+
+def test_excerpts_are_spread_evenly_without_overlap():
+    assert excerpt_starts(100.0, 30.0, 4, 10.0) == [(2.5, 30.0), (35.0, 30.0), (67.5, 30.0)]
+    assert excerpt_starts(200.0, 30.0, 2, 10.0) == [(46.667, 30.0), (123.333, 30.0)]
+    assert excerpt_starts(20.0, 30.0, 4, 10.0) == [(0.0, 20.0)]  # shorter than an excerpt: itself
+    assert excerpt_starts(5.0, 30.0, 4, 10.0) == []  # a sound effect, not a song
+    assert excerpt_starts(float("nan"), 30.0, 4, 10.0) == []
+
+
+@pytest.mark.parametrize(("system", "family"), [
+    ("EnCodec 24kbps", "encodec"), ("LAC 2kbps", "lac"), ("Griffin-Mel (256)", "griffin-mel"),
+    ("Musika autoencoder", "musika-autoencoder"), ("ACE-Step", "ace-step"),
+])
+def test_generator_families_drop_bit_rates_and_sizes(system, family):
+    assert family_of(system) == family
+
+
+def test_the_same_audio_comes_out_the_same_whatever_its_label(tmp_path):
+    source = _tune(tmp_path / "in" / "tune.wav", 12.0, seed=1)
+    tracks = [Track(source, "real", "human", "human", "debian/pkg", "pkg/tune", "x"),
+              Track(source, "fake", "ACE-Step", "ace-step", "wheel", "ace/tune", "y")]
+    manifest, problems = build_music_pool(tracks, tmp_path / "pool", EncodingChain(16000, "mp3", 96000),
+                                          length_s=5.0, count=2, log=lambda _: None)
+    assert problems == []
+    frame = pd.read_csv(manifest)
+    assert tuple(frame.columns) == COLUMNS and len(frame) == 4
+    real = [sf.read(tmp_path / "pool" / p)[0] for p in frame[frame.label == "real"].path]
+    fake = [sf.read(tmp_path / "pool" / p)[0] for p in frame[frame.label == "fake"].path]
+    for a, b in zip(real, fake, strict=True):  # no property of the format differs between the classes
+        np.testing.assert_array_equal(a, b)
+    info = sf.info(tmp_path / "pool" / frame.path[0])
+    assert (info.samplerate, info.channels, info.format) == (16000, 1, "FLAC")
+    clean = load_audio(source, 16000, start_s=frame.start_s[0], duration_s=5.0)
+    assert not np.array_equal(real[0][: len(clean)], clean)  # the codec round trip did happen
+    assert np.corrcoef(real[0][: len(clean)], clean)[0, 1] > 0.95  # and kept the music in place
+
+
+def test_debian_packages_archives_wheel_and_manifest_rows_become_songs(tmp_path):
+    package_dir = tmp_path / "usr" / "share" / "games"
+    tracks_a = [_tune(package_dir / "a" / f"t{i}.wav", 25.0, seed=i) for i in range(2)]
+    short = _tune(package_dir / "a" / "click.wav", 2.0, seed=9)
+    bundle = package_dir / "b" / "music.pk3"
+    inner = _tune(tmp_path / "build" / "song.wav", 12.0, seed=5)
+    bundle.parent.mkdir(parents=True)
+    with zipfile.ZipFile(bundle, "w") as archive:
+        archive.write(inner, "sound/cdtracks/song.wav")
+        archive.writestr("readme.txt", "not audio")
+    listing = {"pkg-a": [*tracks_a, short], "pkg-b": [bundle], "pkg-c": []}
+    reals, missing = debian_tracks(listing, files_of=listing.__getitem__, extract_to=tmp_path / "unpacked")
+    assert missing == ["pkg-c"]
+    assert sorted(t.song for t in reals) == ["pkg-a/click", "pkg-a/t0", "pkg-a/t1", "pkg-b/song"]
+
+    wheel = tmp_path / "wheel" / "tracks"
+    fakes = ace_step_tracks(_tune(wheel / "calm" / "calm_acoustic_s411.wav", 12.0, seed=7).parents[1])
+    assert [(t.label, t.family, t.song) for t in fakes] == [
+        ("fake", "ace-step", "ace-step/calm_acoustic_s411")]
+
+    demo = tmp_path / "demo"
+    _tune(demo / "orig.wav", 12.0, seed=3)
+    _tune(demo / "recon.wav", 12.0, seed=4)
+    (demo / "manifest.csv").write_text(
+        "path,label,domain,system,source\norig.wav,real,music,recording,deezer\n"
+        "recon.wav,fake,music,EnCodec 6kbps,deezer\nother.wav,fake,speech,tts,deezer\n")
+    rows = manifest_tracks(demo / "manifest.csv")
+    assert [(t.label, t.family, t.song) for t in rows] == [("real", "human", "deezer"),
+                                                           ("fake", "encodec", "deezer")]
+
+    manifest, problems = build_music_pool(reals + fakes + rows, tmp_path / "pool", length_s=10.0, count=3,
+                                          log=lambda _: None)
+    frame = pd.read_csv(manifest)
+    assert any("click.wav" in p and "shorter than" in p for p in problems)  # reported, not dropped silently
+    assert frame.groupby("song").size().to_dict() == {
+        "ace-step/calm_acoustic_s411": 1, "deezer": 2, "pkg-a/t0": 2, "pkg-a/t1": 2, "pkg-b/song": 1}
+    assert set(frame.domain) == {"music"} and (frame.duration_s <= 10.0).all()
+    again, _ = build_music_pool(reals + fakes + rows, tmp_path / "pool", length_s=10.0, count=3,
+                                log=lambda _: None)  # a rerun keeps what is written and says the same
+    assert pd.read_csv(again).equals(frame)
