@@ -122,6 +122,8 @@ def test_jsonl_and_csv_outputs_parse_and_agree(media, model_path):
 def test_parquet_output_has_the_csv_columns_and_values(media, model_path, tmp_path):
     import pandas as pd
 
+    from unmask.detect.result import ROW_ARROW_TYPES
+
     inputs = [*_good(media), media["text"]]
     as_csv = scan(*inputs, "--model", model_path, "--format", "csv")
     out = tmp_path / "scores.parquet"
@@ -129,7 +131,7 @@ def test_parquet_output_has_the_csv_columns_and_values(media, model_path, tmp_pa
     assert as_parquet.exit_code == as_csv.exit_code == 1
     frame = pd.read_parquet(out)
     expected = pd.read_csv(io.StringIO(as_csv.stdout))
-    assert tuple(frame.columns) == CSV_COLUMNS and len(frame) == len(inputs)
+    assert tuple(frame.columns) == CSV_COLUMNS == tuple(ROW_ARROW_TYPES) and len(frame) == len(inputs)
     assert list(frame["path"]) == list(expected["path"])
     np.testing.assert_allclose(frame["fake_probability"].astype(float), expected["fake_probability"])
     assert frame["verdict"].tolist() == expected["verdict"].tolist()

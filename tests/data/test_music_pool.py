@@ -56,18 +56,21 @@ def test_generator_families_drop_bit_rates_and_sizes(system, family):
 
 def test_the_same_audio_comes_out_the_same_whatever_its_label(tmp_path):
     source = _tune(tmp_path / "in" / "tune.wav", 12.0, seed=1)
-    tracks = [Track(source, "real", "human", "human", "debian/pkg", "pkg/tune", "x"),
-              Track(source, "fake", "ACE-Step", "ace-step", "wheel", "ace/tune", "y")]
-    manifest, problems = build_music_pool(tracks, tmp_path / "pool", EncodingChain(16000, "mp3", 96000),
-                                          length_s=5.0, count=2, log=lambda _: None)
-    assert problems == []
-    frame = pd.read_csv(manifest)
-    assert tuple(frame.columns) == COLUMNS and len(frame) == 4
-    real = [sf.read(tmp_path / "pool" / p)[0] for p in frame[frame.label == "real"].path]
-    fake = [sf.read(tmp_path / "pool" / p)[0] for p in frame[frame.label == "fake"].path]
+    chain = EncodingChain(16000, "mp3", 96000)
+    pools = {}
+    for track in (Track(source, "real", "human", "human", "debian/pkg", "pkg/tune", "x"),
+                  Track(source, "fake", "ACE-Step", "ace-step", "wheel", "ace/tune", "y")):
+        manifest, problems = build_music_pool([track], tmp_path / track.label, chain, length_s=5.0, count=2,
+                                              log=lambda _: None)
+        assert problems == []
+        pools[track.label] = pd.read_csv(manifest)
+    frame = pools["real"]
+    assert tuple(frame.columns) == COLUMNS and len(frame) == len(pools["fake"]) == 2
+    real = [sf.read(tmp_path / "real" / p)[0] for p in frame.path]
+    fake = [sf.read(tmp_path / "fake" / p)[0] for p in pools["fake"].path]
     for a, b in zip(real, fake, strict=True):  # no property of the format differs between the classes
         np.testing.assert_array_equal(a, b)
-    info = sf.info(tmp_path / "pool" / frame.path[0])
+    info = sf.info(tmp_path / "real" / frame.path[0])
     assert (info.samplerate, info.channels, info.format) == (16000, 1, "FLAC")
     clean = load_audio(source, 16000, start_s=frame.start_s[0], duration_s=5.0)
     assert not np.array_equal(real[0][: len(clean)], clean)  # the codec round trip did happen
@@ -84,10 +87,13 @@ def test_debian_packages_archives_wheel_and_manifest_rows_become_songs(tmp_path)
     with zipfile.ZipFile(bundle, "w") as archive:
         archive.write(inner, "sound/cdtracks/song.wav")
         archive.writestr("readme.txt", "not audio")
-    listing = {"pkg-a": [*tracks_a, short], "pkg-b": [bundle], "pkg-c": []}
+    copy = package_dir / "a" / "de" / "t0.wav"  # a package linking one track into a second folder
+    copy.parent.mkdir()
+    copy.symlink_to(tracks_a[0])
+    listing = {"pkg-a": [*tracks_a, short, copy], "pkg-b": [bundle], "pkg-c": []}
     reals, missing = debian_tracks(listing, files_of=listing.__getitem__, extract_to=tmp_path / "unpacked")
     assert missing == ["pkg-c"]
-    assert sorted(t.song for t in reals) == ["pkg-a/click", "pkg-a/t0", "pkg-a/t1", "pkg-b/song"]
+    assert sorted(t.song for t in reals) == ["pkg-a/click", "pkg-a/t0", "pkg-a/t0", "pkg-a/t1", "pkg-b/song"]
 
     wheel = tmp_path / "wheel" / "tracks"
     fakes = ace_step_tracks(_tune(wheel / "calm" / "calm_acoustic_s411.wav", 12.0, seed=7).parents[1])
@@ -108,6 +114,8 @@ def test_debian_packages_archives_wheel_and_manifest_rows_become_songs(tmp_path)
                                           log=lambda _: None)
     frame = pd.read_csv(manifest)
     assert any("click.wav" in p and "shorter than" in p for p in problems)  # reported, not dropped silently
+    assert any(p.startswith(str(copy)) and "same bytes" in p for p in problems)  # one song, counted once
+    assert frame["path"].is_unique
     assert frame.groupby("song").size().to_dict() == {
         "ace-step/calm_acoustic_s411": 1, "deezer": 2, "pkg-a/t0": 2, "pkg-a/t1": 2, "pkg-b/song": 1}
     assert set(frame.domain) == {"music"} and (frame.duration_s <= 10.0).all()

@@ -39,7 +39,7 @@ def real_corpus(root, n_clips: int = 3, unreadable: bool = False):
         path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(path, voiced_speech(seconds=0.6, f0_hz=100 + 30 * i, seed=i), RATE)
         records.append({"path": path, "label": "real", "source": "lab", "speaker": f"spk{i}",
-                        "language": "en"})
+                        "language": "en", "song": f"song{i}"})
     fake = corpus / "fake" / "other.wav"
     fake.parent.mkdir(parents=True)
     sf.write(fake, voiced_speech(seconds=0.6, seed=9), RATE)
@@ -71,6 +71,7 @@ def test_copy_writes_twins_and_a_valid_manifest(tmp_path):
     twins = dict(zip(map(str, originals.abs_paths()), originals.column("speaker"), strict=True))
     for row, twin in zip(manifest, manifest.column("real_twin"), strict=True):
         assert twin in twins and row.speaker == twins[twin], "speaker copied from the real twin"
+        assert row.meta["song"] == f"song{twins[twin][3:]}", "song (leakage unit) copied too"
         assert row.path.is_file() and row.path.suffix == ".flac"
         assert row.path.is_relative_to(out / row.system)
         fake, rate = sf.read(row.path, dtype="float32")

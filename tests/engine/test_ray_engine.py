@@ -226,7 +226,7 @@ def test_inputs_ray_gave_up_on_become_error_rows_that_a_rerun_retries():
     items = [{"path": "/data/a.wav", "row": 0, "file_key": "size:1"}, {"path": "/data/b.wav", "row": 1}]
     lost = lost_records(items, seen_rows={0}, retries=3, model="lfcc-gmm")
     assert [r["path"] for r in lost] == ["/data/b.wav"]
-    assert lost[0]["verdict"] == "error" and "died 4 times" in lost[0]["error"]
+    assert lost[0]["verdict"] == "error" and "failed 4 times" in lost[0]["error"]
     assert lost[0]["file_key"] == LOST_KEY  # never matches a file's key: scored again next time
 
 

@@ -50,7 +50,8 @@ def bench(
     """Score every detector x split x corruption cell; finished cells are kept, so a rerun resumes."""
     from unmask.eval.bench import load_config, run_bench
 
-    target = check_device(device)  # exit 2 when CUDA is asked for but missing
+    # exit 2 when CUDA is asked for but missing; on Ray the device is the workers' business
+    target = check_device(device) if engine == Engine.local else device
     if engine == Engine.local and (address is not None or workers < 1):
         error("--address and --workers 0 apply to --engine ray")
         raise typer.Exit(EXIT_USAGE)

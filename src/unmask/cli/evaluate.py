@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import typer
@@ -35,6 +37,10 @@ from unmask.cli.common import (
 )
 from unmask.errors import UnmaskError
 
+if TYPE_CHECKING:
+    from unmask.data.manifest import Manifest
+    from unmask.detect.result import ScanResult
+
 SHOWN_METRICS = ("n_real", "n_fake", "eer", "min_dcf", "auc", "f1", "ece")
 
 
@@ -61,13 +67,15 @@ def evaluate(
     from unmask.detect.pipeline import Detector
     from unmask.eval.metrics import summarize, summarize_by
 
-    check_device(device)  # exit 2 when CUDA is asked for but missing
+    if engine == Engine.local:
+        check_device(device)  # exit 2 when CUDA is asked for but missing; on Ray, the workers' business
     if engine == Engine.local and (address is not None or workers):
         error("--address and --workers apply to --engine ray")
         raise typer.Exit(EXIT_USAGE)
     try:
         parsed = read_manifest(manifest)
-        detector = Detector.load(model, device=device, runtime=runtime)  # "auto": the CPU for onnx
+        # "auto": the CPU for onnx. On Ray the model is loaded here on the CPU too: a bad one fails now.
+        detector = Detector.load(model, device="cpu" if engine == Engine.ray else device, runtime=runtime)
     except UnmaskError as exc:
         error(str(exc))
         raise typer.Exit(EXIT_USAGE) from exc
@@ -79,7 +87,8 @@ def evaluate(
 
     use_scoring_threads(threads)
     if engine == Engine.ray:
-        results = _score_manifest_on_ray(model, device, runtime, threads, parsed, address, workers)
+        results = _score_manifest_on_ray(detector.name, model, device, runtime, threads, parsed, address,
+                                         workers)
     else:
         results = _score_manifest(detector, parsed)
     frame = parsed.to_frame(relative_to=out.parent if out else None).reset_index(drop=True)
@@ -128,12 +137,14 @@ def _score_manifest(detector, manifest) -> list:
     return results
 
 
-def _score_manifest_on_ray(model, device, runtime, threads, manifest, address, workers) -> list:
-    """The same rows scored by Ray Data actors (unmask.engine.ray_engine), in row order."""
-    from unmask.detect.result import ScanResult
+def _score_manifest_on_ray(name: str, model: str, device: str, runtime: str, threads: int, manifest: Manifest,
+                           address: str | None, workers: int) -> list[ScanResult]:
+    """The same rows scored by Ray Data actors (unmask.engine.ray_engine), in row order. Manifest paths
+    are absolute already; a model file is sent as one too (the workers' working folder is not this)."""
     from unmask.engine.ray_engine import DetectorSpec, RayOptions, collect
 
-    spec = DetectorSpec(model=model, device=device, runtime=runtime, threads=max(1, threads))
+    model = os.path.abspath(model) if os.path.exists(model) else model
+    spec = DetectorSpec(model=model, device=device, runtime=runtime, threads=max(1, threads), name=name)
     items = [{"path": str(row.path), "row": i, "start": row.start, "end": row.end}
              for i, row in enumerate(manifest)]
     try:
@@ -141,6 +152,8 @@ def _score_manifest_on_ray(model, device, runtime, threads, manifest, address, w
     except UnmaskError as exc:
         error(str(exc))
         raise typer.Exit(EXIT_USAGE) from exc
+    from unmask.detect.result import ScanResult
+
     return [ScanResult.from_dict(json.loads(row["result"])) for row in rows]
 
 

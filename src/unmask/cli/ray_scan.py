@@ -17,7 +17,9 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,7 @@ from unmask.engine.ray_engine import (
     write_shards,
 )
 from unmask.errors import UnmaskError
+from unmask.report.writers import csv_cells
 
 RAY_FORMATS = ("parquet", "csv", "jsonl", "json")
 OUT_COLUMNS = (*ROW_TYPES, "file_key", "result")  # the shard columns but the input's position
@@ -58,14 +61,18 @@ def format_for(chosen: str | None, out: Path | None) -> str:
         return chosen or "table"
     if chosen == "table":
         raise UnmaskError("--engine ray with --out writes parquet, csv, jsonl or json, not a table")
-    suffix = out.suffix.lower().lstrip(".")
-    return {"ndjson": "jsonl"}.get(suffix, suffix) if suffix in (*RAY_FORMATS, "ndjson") else "parquet"
+    suffix = {"ndjson": "jsonl", "pq": "parquet"}.get(out.suffix.lower().lstrip("."), out.suffix.lower()[1:])
+    if suffix not in RAY_FORMATS:
+        raise UnmaskError(f"--out {out.name}: which format? its extension is none of "
+                          f".{', .'.join(RAY_FORMATS)}", hint="add --format parquet|csv|jsonl|json")
+    return suffix
 
 
 # ------------------------------------------------------------------------------------------ running
 def run_ray_scan(spec: DetectorSpec, inputs: Sequence[Any], options: RayOptions, out: Path | None,
                  fmt: str, use_hash: bool, log: Callable[[str], None]) -> list[ScanResult]:
-    """Every input's result, in input order (``inputs`` are ``unmask.cli.scan.ScanInput``)."""
+    """Every input's result, in input order, its ``path`` as given (``inputs`` are
+    ``unmask.cli.scan.ScanInput``). Workers get absolute paths: their working folder is not this one."""
     if out is None:
         return _scan_to_memory(spec, inputs, options)
     held = _read_held(out, fmt, log)
@@ -74,27 +81,33 @@ def run_ray_scan(spec: DetectorSpec, inputs: Sequence[Any], options: RayOptions,
     done = sum(1 for item in inputs if item.error is None) - len(todo)
     if done:
         log(f"resuming {out}: {done} of {len(inputs)} input(s) already scanned")
-    items = [{"path": item.path, "row": i, "file_key": keys[path_key(item.path)]}
+    items = [{"path": path_key(item.path), "row": i, "file_key": keys[path_key(item.path)]}
              for i, item in enumerate(todo)]
     write_shards(spec, items, parts_dir(out), options)
     held.update(_held_from_rows(read_shards(parts_dir(out), log)))
-    missing = [it for it in items if not _still_valid(held, it["path"], keys)]
-    held.update(_held_from_rows(lost_records(missing, set(), options.max_task_retries, spec.name)))
+    _add_unscored(held, inputs, [it for it in items if not _still_valid(held, it["path"], keys)], spec,
+                  options)
+    results = [replace(held[path_key(item.path)][1], path=item.path) for item in inputs]
+    _write_out(out, fmt, _with_other_paths(held, inputs, results))
+    shutil.rmtree(parts_dir(out), ignore_errors=True)  # every shard row is in ``out`` now
+    return results
+
+
+def _add_unscored(held: Held, inputs: Sequence[Any], lost: list[dict[str, Any]], spec: DetectorSpec,
+                  options: RayOptions) -> None:
+    """Error rows for what no shard holds: inputs Ray gave up on, arguments that named no file."""
+    held.update(_held_from_rows(lost_records(lost, set(), options.max_task_retries, spec.name)))
     for item in inputs:
         if item.error is not None:
             held[path_key(item.path)] = ("-", ScanResult.failed(item.path, item.error, model=spec.name))
-    ordered = _in_input_order(held, inputs)
-    _write_out(out, fmt, ordered)
-    shutil.rmtree(parts_dir(out), ignore_errors=True)  # every shard row is in ``out`` now
-    return [held[path_key(item.path)][1] for item in inputs]
 
 
 def _scan_to_memory(spec: DetectorSpec, inputs: Sequence[Any], options: RayOptions) -> list[ScanResult]:
-    items = [{"path": item.path, "row": i, "file_key": LOST_KEY}
+    items = [{"path": path_key(item.path), "row": i, "file_key": LOST_KEY}
              for i, item in enumerate(inputs) if item.error is None]
     scored = {row["row"]: _result_of(row) for row in collect(spec, items, options)}
     return [ScanResult.failed(item.path, item.error, model=spec.name) if item.error is not None
-            else scored[i] for i, item in enumerate(inputs)]
+            else replace(scored[i], path=item.path) for i, item in enumerate(inputs)]
 
 
 def _still_valid(held: Held, path: str, keys: dict[str, str]) -> bool:
@@ -102,11 +115,12 @@ def _still_valid(held: Held, path: str, keys: dict[str, str]) -> bool:
     return entry is not None and entry[0] != LOST_KEY and entry[0] == keys[path_key(path)]
 
 
-def _in_input_order(held: Held, inputs: Sequence[Any]) -> list[tuple[str, ScanResult]]:
-    """The inputs' rows in input order, then rows an earlier run wrote for other paths (kept)."""
-    first = [path_key(item.path) for item in inputs]
-    wanted = set(first)
-    return [held[k] for k in dict.fromkeys(first)] + [v for k, v in held.items() if k not in wanted]
+def _with_other_paths(held: Held, inputs: Sequence[Any], results: list[ScanResult]
+                      ) -> list[tuple[str, ScanResult]]:
+    """The inputs' rows in input order, then the rows an earlier run wrote for other paths (kept)."""
+    wanted = {path_key(item.path) for item in inputs}
+    rows = [(held[path_key(item.path)][0], result) for item, result in zip(inputs, results, strict=True)]
+    return rows + [entry for key, entry in held.items() if key not in wanted]
 
 
 def _result_of(row: dict[str, Any]) -> ScanResult:
@@ -124,7 +138,7 @@ def _read_held(out: Path, fmt: str, log: Callable[[str], None]) -> Held:
     if out.exists():
         try:
             held.update(_held_from_rows(_read_rows(out, fmt)))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, csv.Error) as exc:
             raise UnmaskError(
                 f"cannot resume from it: not a {fmt} output of `unmask scan --engine ray` ({exc})", path=out,
                 hint="pick a new --out, or the --format it was written in",
@@ -138,9 +152,11 @@ def _read_rows(out: Path, fmt: str) -> list[dict[str, Any]]:
         import pyarrow.parquet as pq
 
         return pq.read_table(out).to_pylist()
-    text = out.read_text(encoding="utf-8")
     if fmt == "csv":
-        return list(csv.DictReader(text.splitlines()))
+        csv.field_size_limit(sys.maxsize)  # ``result`` holds a whole timeline: an hour-long file's is big
+        with open(out, encoding="utf-8", newline="") as handle:  # newline="": paths may hold \r or \u2028
+            return list(csv.DictReader(handle))
+    text = out.read_text(encoding="utf-8")
     if fmt == "json":
         dicts = json.loads(text)
     else:
@@ -155,10 +171,11 @@ def _write_out(out: Path, fmt: str, rows: Sequence[tuple[str, ScanResult]]) -> N
             _write_parquet(tmp, rows)
         elif fmt == "csv":
             with open(tmp, "w", encoding="utf-8", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=OUT_COLUMNS, lineterminator="\n")
+                # RFC 4180 line ends: a \r in a path is then quoted too, and the row reads back whole
+                writer = csv.DictWriter(handle, fieldnames=OUT_COLUMNS, lineterminator="\r\n")
                 writer.writeheader()
                 for key, result in rows:
-                    writer.writerow({k: "" if v is None else v for k, v in _out_row(key, result).items()})
+                    writer.writerow(csv_cells(_out_row(key, result)))
         else:
             dicts = [result.to_dict() | {"file_key": key} for key, result in rows]
             with open(tmp, "w", encoding="utf-8") as handle:

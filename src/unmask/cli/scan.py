@@ -11,7 +11,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import typer
 from rich import box
@@ -42,6 +42,9 @@ from unmask.cli.common import (
 from unmask.detect.result import ScanResult, Thresholds
 from unmask.errors import UnmaskError
 
+if TYPE_CHECKING:
+    from unmask.engine.ray_engine import DetectorSpec
+
 # Picked from folders and glob matches; a file named explicitly is scanned whatever its extension.
 MEDIA_EXTENSIONS = frozenset({
     ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".oga", ".webm", ".amr", ".mp4", ".mkv", ".mov",
@@ -57,7 +60,6 @@ class OutputFormat(str, Enum):
     jsonl = "jsonl"
     csv = "csv"
     parquet = "parquet"
-
 
 
 @dataclass(frozen=True)
@@ -369,19 +371,17 @@ def _load_detector(
     model: str, thresholds: Thresholds, batch_size: int, max_duration: float | None, device: str = "auto",
     runtime: str = "auto",
 ):
-    from unmask.detect.pipeline import Detector
-    from unmask.io import DEFAULT_LIMITS, MediaLimits
+    """The Detector, loaded through the same ``DetectorSpec.build`` the Ray engine's actors use."""
+    from unmask.engine.ray_engine import DetectorSpec
 
-    limits = None
-    if max_duration is not None:
-        if max_duration <= 0:
-            raise _usage_error(f"--max-duration must be positive, got {max_duration}")
-        limits = MediaLimits(max_duration_s=max_duration, max_bytes=DEFAULT_LIMITS.max_bytes)
+    if max_duration is not None and max_duration <= 0:
+        raise _usage_error(f"--max-duration must be positive, got {max_duration}")
     check_device(device)  # exit 2 when CUDA is asked for but missing
+    spec = DetectorSpec(model=model, device=device, runtime=runtime, real_below=thresholds.real_below,
+                        fake_at_or_above=thresholds.fake_at_or_above, batch_size=batch_size,
+                        max_duration_s=max_duration)
     try:  # the device as given: "auto" means the CPU for the onnx runtime
-        return Detector.load(
-            model, thresholds=thresholds, batch_size=batch_size, limits=limits, device=device, runtime=runtime
-        )
+        return spec.build()
     except (UnmaskError, KeyError, RuntimeError) as exc:
         raise _usage_error(f"cannot load the model: {exc}") from exc
 
@@ -437,13 +437,16 @@ def scan(
     _check_out_path(out, "--out")
     _check_out_path(report, "--report")
     if engine == Engine.ray:
-        fmt = _ray_format(output_format, out)
+        fmt = _ray_format(output_format, out, use_hash)
     else:
         if address is not None or workers:
             raise _usage_error("--address and --workers apply to --engine ray")
         fmt = _output_format(output_format, out, resume, use_hash)
-    detector = _load_detector(model, thresholds, batch_size, max_duration, device, runtime)
-    detector = _apply_windows(detector, window, hop)  # on Ray too: bad settings fail here, before Ray starts
+    # On Ray the model is also loaded here, on the CPU (a GPU is the workers' business): a bad model or
+    # bad window settings fail now, before Ray starts.
+    driver_device = "cpu" if engine == Engine.ray else device
+    detector = _load_detector(model, thresholds, batch_size, max_duration, driver_device, runtime)
+    detector = _apply_windows(detector, window, hop)
     use_scoring_threads(threads)
 
     inputs = expand_inputs(paths, recursive=recursive)
@@ -452,7 +455,7 @@ def scan(
 
     if engine == Engine.ray:
         spec = _detector_spec(model, device, runtime, thresholds, batch_size, max_duration, window, hop,
-                              threads)
+                              threads, detector.name)
         results = _run_ray_scan(spec, inputs, address, workers, out, fmt, use_hash)
         if out is None and fmt != "table":
             from unmask.report.writers import ResultWriter
@@ -511,26 +514,38 @@ def _output_format(chosen: OutputFormat | None, out: Path | None, resume: bool, 
     return OutputFormat.jsonl.value
 
 
-def _ray_format(chosen: OutputFormat | None, out: Path | None) -> str:
+def _ray_format(chosen: OutputFormat | None, out: Path | None, use_hash: bool) -> str:
+    """On Ray, --out is always resumable (--resume is implied), so --hash needs only --out."""
     from unmask.cli.ray_scan import format_for
 
+    if use_hash and out is None:
+        raise _usage_error("--hash needs --out FILE: it says which files the output already holds")
+    if out is not None and out.is_dir():
+        raise _usage_error(f"--out {out} is a folder; give the file to write (e.g. {out / 'scores.parquet'})")
     try:
         return format_for(chosen.value if chosen else None, out)
     except UnmaskError as exc:
         raise _usage_error(str(exc)) from exc
 
 
-def _detector_spec(model, device, runtime, thresholds, batch_size, max_duration, window, hop, threads):
+def _detector_spec(model: str, device: str, runtime: str, thresholds: Thresholds, batch_size: int,
+                   max_duration: float | None, window: float | None, hop: float | None, threads: int,
+                   name: str) -> DetectorSpec:
+    """What each Ray actor builds its Detector from. A model file is sent as an absolute path: the
+    workers' working folder is not this one."""
     from unmask.engine.ray_engine import DetectorSpec
 
+    if os.path.exists(model):
+        model = os.path.abspath(model)
     return DetectorSpec(
         model=model, device=device, runtime=runtime, real_below=thresholds.real_below,
         fake_at_or_above=thresholds.fake_at_or_above, batch_size=batch_size, max_duration_s=max_duration,
-        window_s=window, hop_s=hop, threads=max(1, threads),
+        window_s=window, hop_s=hop, threads=max(1, threads), name=name,
     )
 
 
-def _run_ray_scan(spec, inputs, address, workers, out, fmt, use_hash) -> list[ScanResult]:
+def _run_ray_scan(spec: DetectorSpec, inputs: Sequence[ScanInput], address: str | None, workers: int,
+                  out: Path | None, fmt: str, use_hash: bool) -> list[ScanResult]:
     """Score on Ray (unmask.cli.ray_scan): with --out, resumable; shards merged into --out at the end."""
     from unmask.cli.ray_scan import run_ray_scan
     from unmask.engine.ray_engine import RayOptions

@@ -23,6 +23,7 @@ came from, the whole source is one song.
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
 import subprocess
 from collections.abc import Callable, Iterable, Sequence
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unmask._fs import atomic_path, path_slug
+from unmask._fs import atomic_path, file_blake2b, path_slug
 from unmask.errors import UnmaskError
 from unmask.io import load_audio, probe_audio, save_audio
 
@@ -214,7 +215,8 @@ def build_music_pool(tracks: Sequence[Track], out_dir: Path, chain: EncodingChai
     Excerpts already written are kept (a rerun resumes). Returns the manifest and the problems met
     (a track that cannot be read is reported and left out, never silently dropped)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows, problems = [], []
+    tracks, problems = unique_tracks(tracks)
+    rows = []
     for number, track in enumerate(tracks):
         try:
             info = probe_audio(track.path)
@@ -235,9 +237,31 @@ def build_music_pool(tracks: Sequence[Track], out_dir: Path, chain: EncodingChai
     return manifest, problems
 
 
+def unique_tracks(tracks: Sequence[Track]) -> tuple[list[Track], list[str]]:
+    """``tracks`` without copies: a package that links one file into several folders (drascula-music
+    has each track in 6 language folders) would otherwise count as 6 songs, or leak one song across a
+    split. Copies are found by their resolved path, then by content hash; each one is reported."""
+    kept, notes, seen = [], [], {}
+    for track in tracks:
+        try:
+            key = file_blake2b(track.path.resolve())
+        except OSError as exc:
+            notes.append(f"{track.path}: unreadable ({exc.strerror or exc}); left out")
+            continue
+        if key in seen:
+            notes.append(f"{track.path}: the same bytes as {seen[key]}; left out")
+            continue
+        seen[key] = track.path
+        kept.append(track)
+    return kept, notes
+
+
 def _write_excerpt(track: Track, k: int, start: float, length: float, info, chain: EncodingChain,
                    out_dir: Path) -> dict[str, object]:
-    relative = Path(track.label) / _slug(track.source) / f"{_slug(track.song)}-{k:02d}.flac"
+    # Two files of one song (same name in two folders) must not share excerpt names: a short hash of the
+    # track's path tells them apart, and stays the same from run to run.
+    tag = hashlib.sha1(str(track.path).encode()).hexdigest()[:6]
+    relative = Path(track.label) / _slug(track.source) / f"{_slug(track.song)}-{tag}-{k:02d}.flac"
     target = out_dir / relative
     if not target.is_file():
         wave = load_audio(track.path, chain.sample_rate, start_s=start, duration_s=length)

@@ -9,6 +9,15 @@ from typing import Any
 VERDICTS = ("real", "uncertain", "fake", "error")
 
 
+# The columns of ScanResult.to_row() with their types in Arrow's names: the Parquet outputs of both engines
+# share them, so an all-empty column is still typed (tests/detect check the keys against to_row()).
+ROW_ARROW_TYPES: dict[str, str] = {
+    "path": "string", "fake_probability": "float64", "verdict": "string", "model": "string",
+    "duration_s": "float64", "n_windows": "int64", "peak_window_start_s": "float64",
+    "peak_window_end_s": "float64", "peak_window_fake_probability": "float64", "error": "string",
+}
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Map a calibrated ``fake_probability`` to a verdict.

@@ -23,28 +23,29 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from unmask._fs import atomic_path
-from unmask.detect.result import ScanResult, Thresholds
+from unmask.detect.result import ROW_ARROW_TYPES, ScanResult, Thresholds
 from unmask.errors import UnmaskError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from unmask.detect.pipeline import Detector
 
 Log = Callable[[str], None]
 
 # The local engine's CSV columns (ScanResult.to_row) with their Arrow types, then the engine's own.
-ROW_TYPES: dict[str, str] = {
-    "path": "string", "fake_probability": "float64", "verdict": "string", "model": "string",
-    "duration_s": "float64", "n_windows": "int64", "peak_window_start_s": "float64",
-    "peak_window_end_s": "float64", "peak_window_fake_probability": "float64", "error": "string",
-}
+ROW_TYPES = ROW_ARROW_TYPES
 EXTRA_TYPES: dict[str, str] = {
     "file_key": "string",  # unmask._fs.file_state_key when the input was planned; "" = retry on a rerun
     "result": "string",  # ScanResult.to_dict() as JSON: the timeline, attribution and explanation
@@ -53,7 +54,7 @@ EXTRA_TYPES: dict[str, str] = {
 LOST_KEY = ""  # the file_key of an input whose worker kept dying: it never matches, so a rerun retries it
 
 
-def shard_schema():
+def shard_schema() -> pa.Schema:
     import pyarrow as pa
 
     return pa.schema([(name, getattr(pa, kind)()) for name, kind in {**ROW_TYPES, **EXTRA_TYPES}.items()])
@@ -73,14 +74,14 @@ class DetectorSpec:
     window_s: float | None = None
     hop_s: float | None = None
     threads: int = 1  # torch threads per actor (and the CPUs each actor asks Ray for)
+    name: str = ""  # the model's name in error rows made without a Detector; the driver's detector.name
 
-    @property
-    def name(self) -> str:
-        """The model's name in results, as ``Detector.load`` gives it (a file's stem, or the bundled name)."""
-        return Path(self.model).stem if self.model.endswith((".pt", ".onnx")) else self.model
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", self.model)
 
-    def build(self):
-        """The Detector, loaded as the local engine loads it."""
+    def build(self) -> Detector:
+        """The Detector, loaded as the local engine loads it (``unmask scan`` calls this too)."""
         from unmask.detect.pipeline import Detector
         from unmask.io import DEFAULT_LIMITS, MediaLimits
 
@@ -106,11 +107,11 @@ class RayOptions:
     max_task_retries: int = 3  # reruns of a block whose actor died, before its inputs become error rows
     num_cpus: int | None = None  # local instance only
     object_store_memory: int | None = None  # local instance only; bytes
-    gpus_per_worker: float = 0.0  # > 0: each actor gets this share of a GPU (with --device cuda)
+    gpus_per_worker: float = 0.0  # with --device cuda: each actor's share of a GPU (0 = a whole one)
 
 
 # ------------------------------------------------------------------------------------------ cluster
-def connect(options: RayOptions):
+def connect(options: RayOptions) -> ModuleType:
     """Start or join Ray once per process; returns the ``ray`` module."""
     try:
         import ray
@@ -145,7 +146,15 @@ def _quiet_ray_data(ray) -> None:
     logging.getLogger("ray.data").setLevel(logging.ERROR)
 
 
-def actor_count(ray, options: RayOptions, spec: DetectorSpec) -> int:
+def gpus_per_actor(spec: DetectorSpec, options: RayOptions) -> float | None:
+    """With ``--device cuda`` each actor asks Ray for a GPU (all of one unless ``gpus_per_worker`` says
+    a share), so Ray places it on a GPU node and gives it its own device."""
+    if options.gpus_per_worker:
+        return options.gpus_per_worker
+    return 1.0 if spec.device.strip().lower().startswith("cuda") else None
+
+
+def actor_count(ray: ModuleType, options: RayOptions, spec: DetectorSpec) -> int:
     if options.workers:
         return options.workers
     cpus = int(ray.cluster_resources().get("CPU", 1))
@@ -160,10 +169,9 @@ class ScoreBatch:
         import torch
 
         torch.set_num_threads(max(1, spec.threads))
-        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, spec.threads)))
         self.detector = spec.build()
 
-    def __call__(self, batch: pd.DataFrame):
+    def __call__(self, batch: pd.DataFrame) -> pa.Table:
         import pyarrow as pa
 
         items = batch.to_dict(orient="records")
@@ -181,7 +189,17 @@ def score_items(detector, items: Sequence[dict[str, Any]]) -> list[dict[str, Any
         results = _score_in_order(detector, items)
     except Exception:  # noqa: BLE001 - isolate the input that raised; the others keep their scores
         results = [_score_alone(detector, item) for item in items]
-    return [record(result, item) for result, item in zip(results, items, strict=True)]
+    return [_record_or_error(r, item, detector.name) for r, item in zip(results, items, strict=True)]
+
+
+def _record_or_error(result: ScanResult, item: dict[str, Any], model: str) -> dict[str, Any]:
+    """A result that cannot be serialised (a NaN in an explanation, say) is that input's error row, not
+    the whole block's failure."""
+    try:
+        return record(result, item)
+    except (TypeError, ValueError) as exc:
+        message = f"{item['path']}: its result cannot be stored ({exc})"
+        return record(ScanResult.failed(item["path"], message, model=model), item)
 
 
 def _is_segment(item: dict[str, Any]) -> bool:
@@ -192,9 +210,12 @@ def _present(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and value != value)  # NaN: no value
 
 
-def _score_in_order(detector, items: Sequence[dict[str, Any]]) -> list[ScanResult]:
-    whole = iter(detector.scan_many([item["path"] for item in items if not _is_segment(item)]))
-    return [_segment(detector, item) if _is_segment(item) else next(whole) for item in items]
+def _score_in_order(detector: Detector, items: Sequence[dict[str, Any]]) -> list[ScanResult]:
+    whole = detector.scan_many([item["path"] for item in items if not _is_segment(item)])
+    try:
+        return [_segment(detector, item) if _is_segment(item) else next(whole) for item in items]
+    finally:
+        whole.close()  # stops its decoding thread, also when a segment raised
 
 
 def _segment(detector, item: dict[str, Any]) -> ScanResult:
@@ -223,7 +244,7 @@ def lost_records(items: Iterable[dict[str, Any]], seen_rows: set[int], retries: 
                  model: str | None) -> list[dict[str, Any]]:
     """Error rows for the ``items`` whose ``row`` is not in ``seen_rows``: Ray gave their block up after
     its worker kept dying."""
-    reason = (f"its worker died {retries + 1} times while scoring it (out of memory, or a crash in a "
+    reason = (f"its block failed {retries + 1} times (its worker died: out of memory, or a crash in a "
               "decoder); not scored")
     hint = "it is retried on the next run; scan it alone (--engine local) to see the error"
     lost = []
@@ -248,7 +269,7 @@ def _dataset(ray, spec: DetectorSpec, items: pd.DataFrame, options: RayOptions):
         return ray.data.from_pandas(chunks).map_batches(
             ScoreBatch, fn_constructor_kwargs={"spec": spec}, batch_size=None, batch_format="pandas",
             compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=max(1, spec.threads),
-            num_gpus=options.gpus_per_worker or None, max_restarts=-1,
+            num_gpus=gpus_per_actor(spec, options), max_restarts=-1,
             max_task_retries=options.max_task_retries,
         )
 
@@ -262,7 +283,8 @@ def items_frame(items: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def iter_scored(spec: DetectorSpec, items: Sequence[dict[str, Any]], options: RayOptions) -> Iterator[Any]:
+def iter_scored(spec: DetectorSpec, items: Sequence[dict[str, Any]], options: RayOptions
+                ) -> Iterator[pa.Table]:
     """Score ``items`` on Ray; yields each finished block's rows (a ``pyarrow.Table``) as it arrives here.
 
     Results stream back to this process rather than being written by the workers, so the output needs
@@ -271,7 +293,13 @@ def iter_scored(spec: DetectorSpec, items: Sequence[dict[str, Any]], options: Ra
         return
     ray = connect(options)
     dataset = _dataset(ray, spec, items_frame(items), options)
-    yield from dataset.iter_batches(batch_size=None, batch_format="pyarrow")
+    try:
+        yield from dataset.iter_batches(batch_size=None, batch_format="pyarrow")
+    except ray.exceptions.RayError as exc:  # e.g. the model does not load on a node
+        raise UnmaskError(
+            f"the Ray job failed: {str(exc).splitlines()[0]}",
+            hint="the workers' logs are under /tmp/ray/session_latest/logs on each node (ray logs)",
+        ) from exc
 
 
 def write_shards(spec: DetectorSpec, items: Sequence[dict[str, Any]], parts_dir: Path,

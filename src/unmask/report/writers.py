@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from unmask._fs import atomic_path
-from unmask.detect.result import ScanResult
+from unmask.detect.result import ROW_ARROW_TYPES, ScanResult
 
 MACHINE_FORMATS = ("json", "jsonl", "csv")
 CSV_COLUMNS: tuple[str, ...] = tuple(ScanResult(path="").to_row())
@@ -49,7 +49,7 @@ class ResultWriter:
             self.stream.write(result_to_json(result) + "\n")
             self.stream.flush()  # a consumer piping the output sees each file as it is scored
         elif self._csv is not None:
-            self._csv.writerow(_csv_cells(result.to_row()))
+            self._csv.writerow(csv_cells(result.to_row()))
             self.stream.flush()
         else:
             self._buffered.append(result)
@@ -60,7 +60,8 @@ class ResultWriter:
         self.stream.flush()
 
 
-def _csv_cells(row: dict[str, Any]) -> dict[str, Any]:
+def csv_cells(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as CSV cells: None becomes an empty cell."""
     # None -> empty cell, so a spreadsheet or pandas reads a missing value rather than the text "None".
     return {key: "" if value is None else value for key, value in row.items()}
 
@@ -76,12 +77,14 @@ def atomic_text_file(path: str | Path, encoding: str = "utf-8") -> Iterator[Text
 
 
 def write_parquet_results(path: str | Path, results: Iterable[ScanResult]) -> None:
-    """The CSV columns (``ScanResult.to_row``) as one Parquet file, atomically."""
-    import pandas as pd
+    """The CSV columns (``ScanResult.to_row``) as one Parquet file, atomically, typed as the Ray engine's."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    frame = pd.DataFrame([r.to_row() for r in results], columns=list(CSV_COLUMNS))
+    schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in ROW_ARROW_TYPES.items()])
+    table = pa.Table.from_pylist([r.to_row() for r in results], schema=schema)
     with atomic_path(path) as tmp:
-        frame.to_parquet(tmp, index=False)
+        pq.write_table(table, tmp)
 
 
 def write_results(path: str | Path, results: Iterable[ScanResult], fmt: str) -> None:

@@ -37,7 +37,8 @@ FAILURES_NAME = "failures.csv"
 # The DSP systems the "vocoders" recipe adds to the trained neural ones (one per DSP family).
 VOCODER_RECIPE_DSP_SYSTEMS = ("world", "griffinlim", "lpc")
 # Metadata copied from a real clip to its fake twin: same speaker, words and channel.
-_COPIED_COLUMNS = ("source", "speaker", "language", "domain", "split")
+# "song": a copy of a song must stay on its side of a split (the music pool's leakage unit).
+_COPIED_COLUMNS = ("source", "speaker", "language", "domain", "split", "song")
 
 
 @dataclass(frozen=True)

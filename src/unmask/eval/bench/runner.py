@@ -14,11 +14,11 @@ import json
 import os
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -37,6 +37,9 @@ from unmask.eval.protocols import (
     split_slug,
     test_only,
 )
+
+if TYPE_CHECKING:
+    from unmask.engine.ray_engine import RayOptions
 
 WAVE_CACHE_BYTES = 512 * 1024 * 1024  # per worker: decoded clips kept for the next cell
 
@@ -151,7 +154,7 @@ def run_bench(
     log: Callable[[str], None] = print,
     device: str = "auto",
     engine: str = "local",
-    ray_options: Any = None,
+    ray_options: RayOptions | None = None,
 ) -> BenchOutcome:
     """Compute every cell of ``config`` that is not done yet; returns what happened.
 
@@ -163,10 +166,11 @@ def run_bench(
     if engine not in ("local", "ray"):
         raise ValueError(f"engine must be local or ray, got {engine!r}")
     if workers < (0 if engine == "ray" else 1):
-        raise ValueError(f"workers must be >= 1, got {workers}")
+        raise ValueError(f"workers must be >= {0 if engine == 'ray' else 1}, got {workers}")
     from unmask._device import resolve_device
 
-    target = str(resolve_device(device))
+    # On Ray the device is the workers' (a GPU node's "cuda" need not exist here): passed on as given.
+    target = device if engine == "ray" else str(resolve_device(device))
     run_path = Path(run_dir or config.out_dir or Path("runs") / config.name).resolve()
     run_path.mkdir(parents=True, exist_ok=True)
     url = store_url or default_url(run_path)
@@ -279,20 +283,24 @@ def _execute(tasks: list[CellTask], workers: int, on_start: Callable[[CellKey], 
                 future.cancel()
 
 
-def _execute_on_ray(tasks: list[CellTask], workers: int, on_start: Callable[[CellKey], None], options: Any):
-    """Yield each task's CellResult as it finishes, each cell a Ray task (one CPU, one torch thread). A
-    task whose worker died is retried ``max_task_retries`` times, then stored as a failed cell."""
+def _execute_on_ray(tasks: list[CellTask], workers: int, on_start: Callable[[CellKey], None],
+                    options: RayOptions | None) -> Iterator[CellResult]:
+    """Yield each task's CellResult as it finishes, each cell a Ray task (one CPU, one torch thread; a
+    GPU with a cuda device), at most ``workers`` at once (0: one per CPU of the cluster). A task whose
+    worker died is retried ``max_task_retries`` times, then stored as a failed cell."""
     from unmask.engine.ray_engine import RayOptions, connect
 
     options = options or RayOptions(workers=workers)
     ray = connect(options)
     limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-    remote = ray.remote(_score_cell_on_ray).options(num_cpus=1, max_retries=options.max_task_retries)
+    gpus = 1 if any(task.device.startswith("cuda") for task in tasks) else 0
+    remote = ray.remote(_score_cell_on_ray).options(num_cpus=1, num_gpus=gpus,
+                                                    max_retries=options.max_task_retries)
     pending: dict[Any, CellTask] = {}
     queue = list(reversed(tasks))
     try:
         while queue or pending:
-            while queue and len(pending) < 2 * limit:  # as the process pool: busy, without flooding
+            while queue and len(pending) < limit:  # Ray starts every submitted task it has a CPU for
                 task = queue.pop()
                 on_start(task.key)
                 pending[remote.remote(task)] = task
