@@ -129,3 +129,11 @@ def test_sample_per_group_caps_each_combination(tmp_path: Path) -> None:
 def test_in_domain_rejects_a_bad_fraction(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="test_fraction"):
         in_domain(_manifest(tmp_path), test_fraction=1.0)
+
+
+def test_without_shared_drops_training_rows_of_a_held_out_song():
+    from unmask.eval.protocols import without_shared
+
+    songs = ["a", "a", "b", "c", "c"]
+    test = [True, False, False, False, True]  # song a's original and song c's reconstruction held out
+    assert without_shared([not t for t in test], test, songs).tolist() == [False, False, True, False, False]

@@ -189,6 +189,15 @@ def leave_one_group_out(
     return splits
 
 
+def without_shared(train: Any, test: Any, units: Sequence[str]) -> np.ndarray:
+    """The boolean ``train`` mask minus every row whose ``units`` value (a song, a speaker) also appears on
+    the ``test`` side: the same song must never sit in both training and test (SONICS's leakage check;
+    a reconstruction shares its song with its original)."""
+    train, test = np.asarray(train, dtype=bool), np.asarray(test, dtype=bool)
+    units = np.asarray(units, dtype=object)
+    return train & ~np.isin(units, list(set(units[test])))
+
+
 def sample_per_group(manifest: Manifest, columns: Sequence[str], n: int, seed: int = 0) -> Manifest:
     """At most ``n`` rows per combination of ``columns`` (e.g. ``["source", "label"]``), drawn at random
     with ``seed``; rows keep their manifest order. Used to make small, balanced benchmark subsets."""

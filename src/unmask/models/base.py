@@ -19,6 +19,7 @@ from torch import nn
 LABEL_CONVENTION = "logit > 0 means fake; fake_probability = calibrate(logit)"
 
 TRAINING_KINDS = ("gradient", "estimation", "cached-backend", "members")
+MODALITIES = ("speech", "music")  # image and video join when their first detector does
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,8 @@ class Capabilities:
     The trainer, the recipes and the contract test (``tests/models/test_contract.py``, run over every
     registered detector) read these instead of guessing from attributes.
 
-    - ``modality``: what the model judges ("speech", later "music", "image", "video"); the scan routes
-      content to a model of its kind.
+    - ``modality``: what the model judges (:data:`MODALITIES`: "speech", "music"; later "image",
+      "video"); the scan will route content to a model of its kind.
     - ``training``: "gradient" (the epoch loop), "estimation" (``fit_windows``: fitted once from crops),
       "cached-backend" (a frozen encoder whose outputs are cached, only the back-end learns:
       ``unmask.train.cached_recipe``) or "members" (a combination of trained detectors).
@@ -52,6 +53,8 @@ class Capabilities:
     def __post_init__(self) -> None:
         if self.training not in TRAINING_KINDS:
             raise ValueError(f"training must be one of {TRAINING_KINDS}, got {self.training!r}")
+        if self.modality not in MODALITIES:
+            raise ValueError(f"modality must be one of {MODALITIES}, got {self.modality!r}")
 
 
 class DetectorModel(nn.Module):

@@ -19,6 +19,7 @@ _DETECTOR_MODULES = (
     "unmask.models.fusion",
     "unmask.models.whisper_mlp",
     "unmask.models.score_fusion",
+    "unmask.models.spectttra",
 )
 
 
