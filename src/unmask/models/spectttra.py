@@ -16,8 +16,10 @@ Why this shape
   (a moving average across frequency), pools its magnitude into ``residual_bands`` bands, and cuts it
   into temporal tokens like the mel stream. Loudness, EQ and the spectral envelope of the music largely
   cancel in that difference.
-- **Channel blindness.** Each window is loudness-normalised. Each mel band and residual band is mean
-  and variance normalised over the window (CMVN), which removes a stationary EQ or mastering curve.
+- **Channel blindness.** Each window is loudness-normalised. Each mel band is mean and variance
+  normalised over the window (CMVN), which removes a stationary EQ or mastering curve. The residual is
+  standardised with one mean and scale per window, not per band. A decoder's trace is often the same in
+  every frame, and a per-band mean over time would subtract it away.
 
 Sizes are for a CPU. The default 30-s window at 16 kHz with a 512-sample hop gives 938 frames:
 - 58 temporal tokens (16 frames each);
@@ -110,7 +112,12 @@ class SpecTTTra(DetectorModel):
         both normalised per band over the window."""
         wave = normalise_loudness(wave)
         mel = _cmvn(self.mel(wave))
-        return {"mel": mel, "residual": _cmvn(self._residual(wave))}
+        residual = self._residual(wave)
+        # One scale per item, not per band: a decoder's trace is often the same in every frame (a fixed
+        # comb of upsampling peaks), which a per-band mean over time would subtract away.
+        flat = residual.flatten(1)
+        scale = flat.std(dim=1, unbiased=False).clamp_min(1e-5)[:, None, None]
+        return {"mel": mel, "residual": (residual - flat.mean(dim=1)[:, None, None]) / scale}
 
     def _residual(self, wave: torch.Tensor) -> torch.Tensor:
         log_spec = self.spec(wave)  # [B, bins, frames]
