@@ -6,7 +6,12 @@ passed through one encoding chain for both classes.
         --manifest ../shared/data/realworld-dev/manifest.csv --manifest ../data/pool/manifest.csv
 
 ``--install`` runs ``apt-get install`` for the Debian music packages that are missing (needs root; about
-480 MB). A rerun keeps the excerpts already written.
+480 MB). A rerun keeps the excerpts already written. Then the copy-synthesis fakes, of 1 in 3 songs
+(``copy-twins.csv``), through the same chain:
+
+    unmask data synthesize copy --real ../data/music/copy-twins.csv --domain music \
+        --systems griffinlim,griffinlim-mel,lpc --out ../data/music-copy-raw
+    python scripts/build_music_pool.py --out ../data/music-copy --only ../data/music-copy-raw/manifest.csv
 """
 
 from __future__ import annotations
@@ -33,6 +38,20 @@ def install(packages: list[str]) -> None:
     subprocess.run(["apt-get", "install", "-y", "-q", *packages], check=True)
 
 
+def gather(args: argparse.Namespace) -> list:
+    extracted = args.out / "_unpacked"  # tracks that a package ships inside an archive
+    reals, missing = debian_tracks(extract_to=extracted)
+    if missing and args.install:
+        install(missing)
+        reals, missing = debian_tracks(extract_to=extracted)
+    if missing:
+        print(f"not installed (left out): {', '.join(missing)}; --install adds them", file=sys.stderr)
+    tracks = reals + ace_step_tracks()
+    for manifest in args.manifest:
+        tracks += manifest_tracks(manifest)
+    return tracks
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
@@ -44,18 +63,11 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=16000)
     parser.add_argument("--codec", default="mp3", help="every excerpt's lossy round trip; 'none': none")
     parser.add_argument("--bitrate", type=int, default=96000)
+    parser.add_argument("--twin-share", type=int, default=3, help="copy-synthesise 1 in N songs")
+    parser.add_argument("--only", type=Path, help="only this manifest's music rows (copy fakes)")
     args = parser.parse_args()
 
-    extracted = args.out / "_unpacked"  # tracks that a package ships inside an archive
-    reals, missing = debian_tracks(extract_to=extracted)
-    if missing and args.install:
-        install(missing)
-        reals, missing = debian_tracks(extract_to=extracted)
-    if missing:
-        print(f"not installed (left out): {', '.join(missing)}; --install adds them", file=sys.stderr)
-    tracks = reals + ace_step_tracks()
-    for manifest in args.manifest:
-        tracks += manifest_tracks(manifest)
+    tracks = manifest_tracks(args.only) if args.only else gather(args)
     chain = EncodingChain(args.rate, None if args.codec == "none" else args.codec, args.bitrate)
     print(f"{len(tracks)} tracks; chain: {chain.describe()}", file=sys.stderr)
     manifest, problems = build_music_pool(tracks, args.out, chain, length_s=args.length, count=args.count,
@@ -70,6 +82,25 @@ def main() -> None:
         seconds = frame[(frame["label"] == label) & (frame["source"] == source)]["duration_s"].sum()
         print(f"{label:5} {source:45} {n:5} excerpts {seconds / 3600:6.2f} h")
     print(f"wrote {manifest} ({len(frame)} excerpts, {frame['song'].nunique()} songs)")
+    if args.only:
+        return
+    twins = write_twin_manifest(frame, args.out, args.twin_share)
+    print(f"wrote {twins}: the reals of 1 in {args.twin_share} songs per source, for copy-synthesis")
+
+
+def write_twin_manifest(frame, out_dir: Path, share: int) -> Path:
+    """The reals of every ``share``-th song of each source: the songs copy-synthesis fakes are made of.
+
+    Only some songs get fake twins. A fold that holds out a copy-synthesis family drops the reals of its
+    songs from training (no song on both sides), and twins of every song would leave that fold no reals.
+    """
+    reals = frame[frame["label"] == "real"]
+    chosen = set()
+    for _, songs in reals.groupby("source")["song"]:
+        chosen.update(sorted(set(songs))[::share])
+    path = out_dir / "copy-twins.csv"
+    reals[reals["song"].isin(chosen)].to_csv(path, index=False)
+    return path
 
 
 if __name__ == "__main__":

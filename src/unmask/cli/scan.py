@@ -45,6 +45,8 @@ from unmask.errors import UnmaskError
 if TYPE_CHECKING:
     from unmask.engine.ray_engine import DetectorSpec
 
+MODEL_HELP = ("Bundled model name (default, music, lfcc-gmm), .pt or .onnx path, or auto: speech parts to "
+              "default and music parts to music (docs/music.md).")
 # Picked from folders and glob matches; a file named explicitly is scanned whatever its extension.
 MEDIA_EXTENSIONS = frozenset({
     ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".oga", ".webm", ".amr", ".mp4", ".mkv", ".mov",
@@ -391,7 +393,7 @@ def scan(
         ..., help="Media files, folders, glob patterns (quote them), or - to read paths from stdin.",
         show_default=False,
     ),
-    model: str = typer.Option("default", "--model", "-m", help="Bundled model name, .pt or .onnx path."),
+    model: str = typer.Option("default", "--model", "-m", help=MODEL_HELP),
     output_format: OutputFormat | None = typer.Option(
         None, "--format", "-f", show_default=False, help="Output format (default table; jsonl with --resume)."
     ),
@@ -497,7 +499,10 @@ def _apply_windows(detector, window: float | None, hop: float | None):
             f"--hop ({effective_hop:g} s) must not exceed the window ({effective_window:g} s): "
             "audio between windows would never be scored"
         )
-    return detector.with_settings(window_s=window, hop_s=hop)
+    try:
+        return detector.with_settings(window_s=window, hop_s=hop)
+    except UnmaskError as exc:  # --model auto keeps each routed detector's own windows
+        raise _usage_error(str(exc)) from exc
 
 
 def _output_format(chosen: OutputFormat | None, out: Path | None, resume: bool, use_hash: bool) -> str:

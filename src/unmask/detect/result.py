@@ -53,6 +53,22 @@ class WindowScore:
     fake_probability: float
 
 
+@dataclass(frozen=True)
+class PartScore:
+    """One stretch of a routed scan (``--model auto``): what it holds and which model judged it.
+
+    ``content`` is "speech", "music", "noise" or "silence". Noise and silence parts are not judged:
+    their ``model`` and ``fake_probability`` are None. A part too short for its model carries that
+    model's reason in ``note`` and no score."""
+
+    start_s: float
+    end_s: float
+    content: str
+    model: str | None = None
+    fake_probability: float | None = None
+    note: str | None = None
+
+
 @dataclass
 class ScanResult:
     """The verdict on one input, or the reason it could not be scanned."""
@@ -67,6 +83,7 @@ class ScanResult:
     error: str | None = None
     attribution: dict[str, float] | None = None
     explanation: dict[str, Any] | None = None
+    parts: list[PartScore] = field(default_factory=list)  # routed scans only (unmask.detect.routing)
 
     @property
     def ok(self) -> bool:
@@ -102,6 +119,7 @@ class ScanResult:
     def from_dict(cls, data: dict[str, Any]) -> ScanResult:
         data = dict(data)
         data["timeline"] = [WindowScore(**w) for w in data.get("timeline") or []]
+        data["parts"] = [PartScore(**p) for p in data.get("parts") or []]
         return cls(**data)
 
     def __post_init__(self) -> None:

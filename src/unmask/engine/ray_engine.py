@@ -88,10 +88,15 @@ class DetectorSpec:
         limits = None
         if self.max_duration_s is not None:
             limits = MediaLimits(max_duration_s=self.max_duration_s, max_bytes=DEFAULT_LIMITS.max_bytes)
-        detector = Detector.load(
-            self.model, device=self.device, runtime=self.runtime, batch_size=self.batch_size, limits=limits,
-            thresholds=Thresholds(real_below=self.real_below, fake_at_or_above=self.fake_at_or_above),
-        )
+        thresholds = Thresholds(real_below=self.real_below, fake_at_or_above=self.fake_at_or_above)
+        settings = {"device": self.device, "runtime": self.runtime, "batch_size": self.batch_size,
+                    "limits": limits, "thresholds": thresholds}
+        if self.model == "auto":  # speech and music parts to their own detectors (unmask.detect.routing)
+            from unmask.detect.routing import RoutedDetector
+
+            detector = RoutedDetector.load(**settings)
+        else:
+            detector = Detector.load(self.model, **settings)
         return detector.with_settings(window_s=self.window_s, hop_s=self.hop_s)
 
 

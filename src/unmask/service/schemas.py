@@ -16,6 +16,15 @@ class WindowScoreModel(BaseModel):
     fake_probability: float = Field(ge=0, le=1)
 
 
+class PartScoreModel(BaseModel):
+    start_s: float
+    end_s: float
+    content: str
+    model: str | None = None
+    fake_probability: float | None = Field(None, ge=0, le=1)
+    note: str | None = None
+
+
 class ScanResultModel(BaseModel):
     """Exactly what ``unmask scan --format json`` writes for one file (``ScanResult.to_dict()``); ``path``
     is the uploaded file's name, or the server-side path that was scanned."""
@@ -30,6 +39,7 @@ class ScanResultModel(BaseModel):
     error: str | None = None
     attribution: dict[str, float] | None = None
     explanation: dict[str, Any] | None = None
+    parts: list[PartScoreModel] = []
 
 
 class ScanModel(BaseModel):

@@ -1,0 +1,107 @@
+"""``--model auto``: the content classifier cuts a file into speech, music and noise, and each part goes to
+the detector of its kind (unmask.detect.content, unmask.detect.routing)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from speech_clips import real_speech
+from unmask.detect.content import ContentClassifier, _merge_short, frame_features
+from unmask.detect.pipeline import Detector
+from unmask.detect.routing import RoutedDetector
+from unmask.models.registry import build_model
+from unmask.signal.noise import coloured_noise
+
+RATE = 16000
+
+
+def _music(seconds: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * RATE)) / RATE
+    f0 = rng.choice([196.0, 220.0, 262.0, 294.0, 330.0], size=int(seconds * 4) + 1)[(t * 4).astype(int)]
+    chord = sum(0.15 / k * np.sin(2 * np.pi * k * f0 * t) for k in (1, 2, 3, 4))
+    bass = 0.1 * np.sin(2 * np.pi * f0 / 2 * t)
+    return (chord + bass).astype(np.float32)
+
+
+def _noise(seconds: float, seed: int) -> np.ndarray:
+    noise = coloured_noise(int(seconds * RATE), "pink", np.random.default_rng(seed))
+    return (0.05 * noise).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory) -> ContentClassifier:
+    speech = real_speech(40.0, tmp_path_factory.mktemp("speech"))
+    parts = {"speech": speech, "music": np.concatenate([_music(20, s) for s in (1, 2)]),
+             "noise": np.concatenate([_noise(20, s) for s in (3, 4)])}
+    feats, labels = [], []
+    for label, wave in parts.items():
+        f, _ = frame_features(wave)
+        feats.append(f)
+        labels += [label] * len(f)
+    return ContentClassifier.fit(np.concatenate(feats), labels)
+
+
+def _detector(name: str, config: dict) -> Detector:
+    torch.manual_seed(0)
+    return Detector(build_model(name, config).eval(), name=name)
+
+
+@pytest.fixture(scope="module")
+def routed(classifier) -> RoutedDetector:
+    speech = _detector("lcnn", {"channels": [4, 4], "window_s": 2.0})
+    music = _detector("spectttra", {"window_s": 6.0, "hop_s": 3.0, "d_model": 16, "n_layers": 1})
+    return RoutedDetector({"speech": speech, "music": music}, classifier)
+
+
+def test_a_saved_classifier_loads_with_the_same_labels(classifier, tmp_path):
+    classifier.save(tmp_path / "content.npz")
+    loaded = ContentClassifier.load(tmp_path / "content.npz")
+    wave = np.concatenate([_music(5, 9), _noise(5, 8)])
+    assert loaded.frame_labels(wave) == classifier.frame_labels(wave)
+    assert loaded.classes == classifier.classes and loaded.min_part_s == classifier.min_part_s
+
+
+def test_speech_then_music_then_noise_go_to_their_own_detectors(routed, tmp_path):
+    speech = real_speech(12.0, tmp_path)
+    wave = np.concatenate([speech, _music(12, 7), _noise(6, 5), np.zeros(3 * RATE, dtype=np.float32)])
+    result = routed.scan_waveform(wave, RATE, name="mix.wav")
+    contents = [(p.content, p.model) for p in result.parts]
+    assert contents == [("speech", "lcnn"), ("music", "spectttra"), ("noise", None), ("silence", None)]
+    speech_part, music_part = result.parts[0], result.parts[1]
+    assert speech_part.end_s == pytest.approx(12.0, abs=1.0)
+    assert music_part.end_s == pytest.approx(24.0, abs=1.0)
+    judged = [p.fake_probability for p in result.parts if p.fake_probability is not None]
+    assert result.fake_probability == max(judged) and len(judged) == 2
+    assert result.verdict == routed.settings.thresholds.verdict(result.fake_probability)
+    for window in result.timeline:  # every window lies in a judged part
+        assert any(p.start_s <= window.start_s < p.end_s for p in result.parts[:2])
+    assert result.parts[2].fake_probability is None  # noise carries no evidence either way
+
+
+def test_a_file_of_noise_only_is_an_error_row_not_a_verdict(routed):
+    result = routed.scan_waveform(_noise(10, 1), RATE, name="hiss.wav")
+    assert result.verdict == "error" and "no speech or music to judge" in result.error
+    assert [p.content for p in result.parts] == ["noise"]
+
+
+def test_a_part_too_short_for_its_model_is_said_not_scored(routed, tmp_path):
+    wave = np.concatenate([real_speech(10.0, tmp_path), _music(4, 3)])  # 4 s < the music model's 5 s
+    result = routed.scan_waveform(wave, RATE)
+    music = [p for p in result.parts if p.content == "music"]
+    assert music and music[0].fake_probability is None and "too short" in music[0].note
+    assert result.fake_probability == result.parts[0].fake_probability
+
+
+def test_windows_cannot_be_set_for_a_routed_scan(routed):
+    assert routed.with_settings(window_s=None, hop_s=None) is routed
+    with pytest.raises(Exception, match="cannot be set with --model auto"):
+        routed.with_settings(window_s=2.0)
+
+
+def test_short_runs_fold_into_their_longer_neighbour():
+    runs = [(0, 10, "speech"), (10, 11, "music"), (11, 20, "speech"), (20, 40, "music")]
+    assert _merge_short(runs, 3) == [(0, 20, "speech"), (20, 40, "music")]
+    assert _merge_short([(0, 2, "noise")], 3) == [(0, 2, "noise")]
