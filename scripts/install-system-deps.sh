@@ -6,8 +6,9 @@
 #   flite, festival + voices (incl. an HTS voice): more offline TTS engines for fake training data
 #   postgresql a server the bench tests start on loopback to check the PostgreSQL results store
 #   chromium   the browser Playwright drives in the `unmask serve` page test (tests/service/test_browser.py)
+#   asc-music  three rock tracks (10 MB): the demo's real music (scripts/build_music_pool.py installs more)
 set -euo pipefail
-packages=(ffmpeg espeak-ng alsa-utils flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts postgresql chromium)
+packages=(ffmpeg espeak-ng alsa-utils flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts postgresql chromium asc-music)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
