@@ -35,6 +35,7 @@ trains only ``classify`` (``scripts/music_study.py``); the saved model is still 
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import torch
@@ -50,6 +51,27 @@ def _cmvn(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     """Per item and band, zero mean and unit variance over time (``[B, bands, frames]``)."""
     mean = x.mean(dim=-1, keepdim=True)
     return (x - mean) / (x.var(dim=-1, keepdim=True, unbiased=False) + eps).sqrt()
+
+
+class _Block(nn.Module):
+    """A pre-LN transformer block with plain matrix-product attention. torch's TransformerEncoderLayer
+    runs a fused inference kernel that neither ONNX export nor a reader can follow; this one exports."""
+
+    def __init__(self, d: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+        self.mlp = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(), nn.Dropout(dropout), nn.Linear(2 * d, d))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d // self.heads), dim=-1)
+        attended = (self.drop(weights) @ v).transpose(1, 2).reshape(b, n, d)
+        x = x + self.drop(self.proj(attended))
+        return x + self.drop(self.mlp(self.norm2(x)))
 
 
 @register
@@ -89,6 +111,12 @@ class SpecTTTra(DetectorModel):
                                  log="log", top_db=None)
         self.spec = build_feature("spectrogram", sample_rate=cfg["sample_rate"], n_fft=cfg["n_fft"],
                                   win_length=cfg["n_fft"], hop_length=cfg["hop_length"], log="log")
+        bins, bands = cfg["n_fft"] // 2 + 1, cfg["residual_bands"]
+        edges = torch.linspace(0, bins, bands + 1).round().long()
+        average = torch.zeros(bands, bins)
+        for b in range(bands):  # equal-width bands of linear frequency, each bin in exactly one
+            average[b, edges[b] : edges[b + 1]] = 1.0 / float(edges[b + 1] - edges[b])
+        self.register_buffer("band_average", average, persistent=False)  # a matmul: exports to ONNX
         frames = self.mel.num_frames(self.window_samples)
         self.n_time_tokens = frames // cfg["t_clip"]
         self.n_spec_tokens = cfg["n_mels"] // cfg["f_clip"]
@@ -100,9 +128,8 @@ class SpecTTTra(DetectorModel):
         n_tokens = 2 * self.n_time_tokens + self.n_spec_tokens
         self.position = nn.Parameter(torch.zeros(1, n_tokens, d))
         nn.init.normal_(self.position, std=0.02)
-        layer = nn.TransformerEncoderLayer(d, cfg["n_heads"], dim_feedforward=2 * d, dropout=cfg["dropout"],
-                                           batch_first=True, norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, cfg["n_layers"], enable_nested_tensor=False)
+        blocks = [_Block(d, cfg["n_heads"], cfg["dropout"]) for _ in range(cfg["n_layers"])]
+        self.encoder = nn.Sequential(*blocks)
         self.norm = nn.LayerNorm(d)
         self.out = nn.Linear(d, 1)
 
@@ -126,8 +153,7 @@ class SpecTTTra(DetectorModel):
                                 padding=k // 2, count_include_pad=False)
         envelope = envelope.reshape(log_spec.shape[0], log_spec.shape[2], -1).transpose(1, 2)
         fine = (log_spec - envelope).abs()  # the fine structure, level and envelope removed
-        bands = F.adaptive_avg_pool1d(fine.transpose(1, 2), int(self.config["residual_bands"]))
-        return torch.log1p(bands.transpose(1, 2))
+        return torch.log1p(torch.matmul(self.band_average.to(fine.dtype), fine))
 
     # ------------------------------------------------------------------ learned part
     def classify(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
