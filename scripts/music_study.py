@@ -25,6 +25,7 @@ and only ``classify`` trains.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -58,7 +59,7 @@ def fold_of(row: pd.Series) -> str:
     return f"family:{row['family']}" if row["label"] == "fake" else f"real:{row['source']}"
 
 
-def load_table(paths: list[Path]) -> tuple[pd.DataFrame, list[Path]]:
+def load_table(paths: list[Path], disjoint: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[Path]]:
     manifests = [read_manifest(p) for p in paths]
     merged = manifests[0] if len(manifests) == 1 else Manifest.concat(manifests, root=paths[0].parent)
     frame = merged.to_frame().reset_index(drop=True)
@@ -66,7 +67,25 @@ def load_table(paths: list[Path]) -> tuple[pd.DataFrame, list[Path]]:
         if column not in frame.columns:
             raise UnmaskError(f"the manifests need a {column!r} column (build_music_pool.py writes one)")
     frame["fold"] = frame.apply(fold_of, axis=1)
-    return frame, merged.abs_paths()
+    keep = one_family_per_song(frame, disjoint)
+    return frame[keep].reset_index(drop=True), [p for p, k in zip(merged.abs_paths(), keep, strict=True) if k]
+
+
+def one_family_per_song(frame: pd.DataFrame, families: tuple[str, ...]) -> np.ndarray:
+    """Keep, of each song's fakes from ``families``, one family only (round robin over the songs).
+
+    Copy-synthesis makes a fake of one song with every system. Holding one family out then drops that
+    song from training for every system alike: the Griffin-Lim fold lost its mel Griffin-Lim and LPC
+    twins too, and trained on 28 fakes. With one family per song, each fold drops only its own songs."""
+    keep = np.ones(len(frame), dtype=bool)
+    if not families:
+        return keep
+    twins = frame[frame.family.isin(families)]
+    for k, (_, rows) in enumerate(sorted(twins.groupby("song"), key=lambda item: item[0])):
+        present = sorted(rows.family.unique())
+        chosen = present[k % len(present)]
+        keep[rows.index[rows.family != chosen]] = False
+    return keep
 
 
 def window_of(wave: np.ndarray, n: int) -> np.ndarray:
@@ -84,7 +103,8 @@ def compute_features(model, paths: list[Path], seed: int) -> dict[str, np.ndarra
     started = time.perf_counter()
     for i, path in enumerate(paths):
         wave = load_audio(path, model.sample_rate)
-        rng = np.random.default_rng([seed, i])
+        # the channel draw depends on the clip, not on its place in the list: a cache can grow
+        rng = np.random.default_rng([seed, int(hashlib.sha1(str(path).encode()).hexdigest()[:12], 16)])
         pair = [window_of(wave, model.window_samples),
                 window_of(np.asarray(augment(wave.copy(), rng), dtype=np.float32), model.window_samples)]
         views.append(pair)
@@ -98,6 +118,26 @@ def compute_features(model, paths: list[Path], seed: int) -> dict[str, np.ndarra
             value = feats[key].numpy().astype(np.float16)
             out[key].append(value.reshape(-1, 2, *value.shape[1:]))
     return {key: np.concatenate(parts) for key, parts in out.items()}
+
+
+def cached_features(model, paths: list[Path], seed: int, cache: Path) -> dict[str, np.ndarray]:
+    """Features of ``paths``, computing only those ``cache`` does not hold (rows keyed by path)."""
+    held: dict[str, np.ndarray] = {}
+    order: list[str] = []
+    if cache.is_file():
+        saved = np.load(cache)
+        order = list(saved["paths"]) if "paths" in saved else []
+        held = {k: saved[k] for k in ("mel", "residual")} if order else {}
+    index = {p: i for i, p in enumerate(order)}
+    missing = [p for p in map(str, paths) if p not in index]
+    if missing:
+        new = compute_features(model, [Path(p) for p in missing], seed)
+        held = {k: np.concatenate([held[k], new[k]]) if held else new[k] for k in ("mel", "residual")}
+        order += missing
+        index = {p: i for i, p in enumerate(order)}
+        np.savez(cache, paths=np.array(order), **held)
+    rows = np.array([index[str(p)] for p in paths])
+    return {k: v[rows] for k, v in held.items()}
 
 
 def train_classifier(model, feats: dict[str, np.ndarray], frame: pd.DataFrame, train: np.ndarray, steps: int,
@@ -184,18 +224,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--features", type=Path, help="feature cache (.npz), shared between studies")
+    parser.add_argument("--one-family-per-song", default="",
+                        help="comma list of copy-synthesis families: keep one of them per song")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
-    frame, paths = load_table(args.manifests)
+    frame, paths = load_table(args.manifests, tuple(args.one_family_per_song.split(",")) if
+                              args.one_family_per_song else ())
     config = {}
     model = build_model("spectttra", config).eval()
-    cache = args.out / "features.npz"
-    if cache.is_file():
-        feats = dict(np.load(cache))
-    else:
-        feats = compute_features(model, paths, args.seed)
-        np.savez(cache, **feats)
+    feats = cached_features(model, paths, args.seed, args.features or args.out / "features.npz")
     oof, folds = run_folds(config, feats, frame, args.steps, args.seed)
     oof.to_csv(args.out / "out_of_fold.csv", index=False)
     summary = summarise(oof, folds)
