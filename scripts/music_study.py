@@ -254,7 +254,11 @@ def main() -> None:
                              "absent); real music unlike game soundtracks; songs shorter than 5 s."}
     checkpoint = Checkpoint(final, calibrator.to_dict(), card, version=__version__)
     save_checkpoint(args.out / "model.pt", checkpoint)
-    if args.export:
+    if args.export and (summary["pooled_eer"] >= 0.5 or calibrator.scale <= 0):
+        # Platt on worse-than-chance held-out scores turns them upside down: not a detector to ship.
+        print(f"NOT exported to {args.export}: pooled held-out EER {summary['pooled_eer']:.1%} "
+              f"(calibration slope {calibrator.scale:.3f}); see {args.out / 'study.json'}")
+    elif args.export:
         save_checkpoint(args.export, checkpoint)
     (args.out / "study.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps({k: v for k, v in summary.items() if k != "folds"}, indent=2))

@@ -83,7 +83,7 @@ def test_speech_then_music_then_noise_go_to_their_own_detectors(routed, tmp_path
 
 def test_a_file_of_noise_only_is_an_error_row_not_a_verdict(routed):
     result = routed.scan_waveform(_noise(10, 1), RATE, name="hiss.wav")
-    assert result.verdict == "error" and "no speech or music to judge" in result.error
+    assert result.verdict == "error" and "nothing here could be judged (found noise)" in result.error
     assert [p.content for p in result.parts] == ["noise"]
 
 
@@ -105,3 +105,14 @@ def test_short_runs_fold_into_their_longer_neighbour():
     runs = [(0, 10, "speech"), (10, 11, "music"), (11, 20, "speech"), (20, 40, "music")]
     assert _merge_short(runs, 3) == [(0, 20, "speech"), (20, 40, "music")]
     assert _merge_short([(0, 2, "noise")], 3) == [(0, 2, "noise")]
+
+
+def test_without_a_music_detector_music_is_found_and_said_not_judged(classifier, tmp_path):
+    speech = _detector("lcnn", {"channels": [4, 4], "window_s": 2.0})
+    routed = RoutedDetector({"speech": speech}, classifier)
+    result = routed.scan_waveform(np.concatenate([real_speech(8.0, tmp_path), _music(12, 2)]), RATE)
+    music = [p for p in result.parts if p.content == "music"]
+    assert music and music[0].model is None and "no music detector installed" in music[0].note
+    assert result.fake_probability == result.parts[0].fake_probability  # the speech part alone
+    only_music = routed.scan_waveform(_music(12, 4), RATE, name="song.wav")
+    assert only_music.verdict == "error" and "no music detector is installed" in only_music.error

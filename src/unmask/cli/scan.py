@@ -45,8 +45,8 @@ from unmask.errors import UnmaskError
 if TYPE_CHECKING:
     from unmask.engine.ray_engine import DetectorSpec
 
-MODEL_HELP = ("Bundled model name (default, music, lfcc-gmm), .pt or .onnx path, or auto: speech parts to "
-              "default and music parts to music (docs/music.md).")
+MODEL_HELP = ("Bundled model name (default, lfcc-gmm), .pt or .onnx path, or auto: each part of a file to "
+              "the detector of its content, speech to default, music to --music-model (docs/music.md).")
 # Picked from folders and glob matches; a file named explicitly is scanned whatever its extension.
 MEDIA_EXTENSIONS = frozenset({
     ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".oga", ".webm", ".amr", ".mp4", ".mkv", ".mov",
@@ -371,7 +371,7 @@ def _check_out_path(path: Path | None, what: str) -> None:
 
 def _load_detector(
     model: str, thresholds: Thresholds, batch_size: int, max_duration: float | None, device: str = "auto",
-    runtime: str = "auto",
+    runtime: str = "auto", music_model: str | None = None,
 ):
     """The Detector, loaded through the same ``DetectorSpec.build`` the Ray engine's actors use."""
     from unmask.engine.ray_engine import DetectorSpec
@@ -381,7 +381,7 @@ def _load_detector(
     check_device(device)  # exit 2 when CUDA is asked for but missing
     spec = DetectorSpec(model=model, device=device, runtime=runtime, real_below=thresholds.real_below,
                         fake_at_or_above=thresholds.fake_at_or_above, batch_size=batch_size,
-                        max_duration_s=max_duration)
+                        max_duration_s=max_duration, music_model=music_model)
     try:  # the device as given: "auto" means the CPU for the onnx runtime
         return spec.build()
     except (UnmaskError, KeyError, RuntimeError) as exc:
@@ -423,6 +423,10 @@ def scan(
     max_duration: float | None = typer.Option(
         None, "--max-duration", help="Refuse files longer than S seconds (default: 4 hours)."
     ),
+    music_model: str | None = typer.Option(
+        None, "--music-model", help="With --model auto: a music detector checkpoint for music parts "
+        "(none ships yet; without one, music parts are found and said, not judged)."
+    ),
     engine: Engine = typer.Option(Engine.local, "--engine", help=ENGINE_HELP),
     address: str | None = typer.Option(None, "--address", help=ADDRESS_HELP),
     workers: int = typer.Option(0, "--workers", "-j", min=0, help=WORKERS_HELP),
@@ -447,7 +451,10 @@ def scan(
     # On Ray the model is also loaded here, on the CPU (a GPU is the workers' business): a bad model or
     # bad window settings fail now, before Ray starts.
     driver_device = "cpu" if engine == Engine.ray else device
-    detector = _load_detector(model, thresholds, batch_size, max_duration, driver_device, runtime)
+    if music_model is not None and model != "auto":
+        raise _usage_error("--music-model applies to --model auto")
+    detector = _load_detector(model, thresholds, batch_size, max_duration, driver_device, runtime,
+                              music_model)
     detector = _apply_windows(detector, window, hop)
     use_scoring_threads(threads)
 
@@ -457,7 +464,7 @@ def scan(
 
     if engine == Engine.ray:
         spec = _detector_spec(model, device, runtime, thresholds, batch_size, max_duration, window, hop,
-                              threads, detector.name)
+                              threads, detector.name, music_model)
         results = _run_ray_scan(spec, inputs, address, workers, out, fmt, use_hash)
         if out is None and fmt != "table":
             from unmask.report.writers import ResultWriter
@@ -535,17 +542,19 @@ def _ray_format(chosen: OutputFormat | None, out: Path | None, use_hash: bool) -
 
 def _detector_spec(model: str, device: str, runtime: str, thresholds: Thresholds, batch_size: int,
                    max_duration: float | None, window: float | None, hop: float | None, threads: int,
-                   name: str) -> DetectorSpec:
+                   name: str, music_model: str | None = None) -> DetectorSpec:
     """What each Ray actor builds its Detector from. A model file is sent as an absolute path: the
     workers' working folder is not this one."""
     from unmask.engine.ray_engine import DetectorSpec
 
     if os.path.exists(model):
         model = os.path.abspath(model)
+    if music_model is not None and os.path.exists(music_model):
+        music_model = os.path.abspath(music_model)
     return DetectorSpec(
         model=model, device=device, runtime=runtime, real_below=thresholds.real_below,
         fake_at_or_above=thresholds.fake_at_or_above, batch_size=batch_size, max_duration_s=max_duration,
-        window_s=window, hop_s=hop, threads=max(1, threads), name=name,
+        window_s=window, hop_s=hop, threads=max(1, threads), name=name, music_model=music_model,
     )
 
 

@@ -75,6 +75,7 @@ class DetectorSpec:
     hop_s: float | None = None
     threads: int = 1  # torch threads per actor (and the CPUs each actor asks Ray for)
     name: str = ""  # the model's name in error rows made without a Detector; the driver's detector.name
+    music_model: str | None = None  # with model "auto": the detector for music parts (None: not judged)
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -94,7 +95,7 @@ class DetectorSpec:
         if self.model == "auto":  # speech and music parts to their own detectors (unmask.detect.routing)
             from unmask.detect.routing import RoutedDetector
 
-            detector = RoutedDetector.load(**settings)
+            detector = RoutedDetector.load(music=self.music_model, **settings)
         else:
             detector = Detector.load(self.model, **settings)
         return detector.with_settings(window_s=self.window_s, hop_s=self.hop_s)
