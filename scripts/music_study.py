@@ -37,6 +37,7 @@ import torch
 from unmask import __version__
 from unmask.data.manifest import Manifest, read_manifest
 from unmask.detect.calibration import Calibrator
+from unmask.detect.pipeline import tile_to
 from unmask.errors import UnmaskError
 from unmask.eval.metrics import compute_eer
 from unmask.eval.protocols import without_shared
@@ -88,13 +89,6 @@ def one_family_per_song(frame: pd.DataFrame, families: tuple[str, ...]) -> np.nd
     return keep
 
 
-def window_of(wave: np.ndarray, n: int) -> np.ndarray:
-    """The first ``n`` samples, a short clip tiled to ``n`` (as the scan pipeline tiles short windows)."""
-    if len(wave) < n:
-        wave = np.tile(wave, int(np.ceil(n / max(len(wave), 1))))
-    return wave[:n].astype(np.float32)
-
-
 @torch.inference_mode()
 def compute_features(model, paths: list[Path], seed: int) -> dict[str, np.ndarray]:
     """``{"mel": [clips, 2, ...], "residual": [...]}``: view 0 clean, view 1 through :data:`CHANNEL`."""
@@ -105,8 +99,8 @@ def compute_features(model, paths: list[Path], seed: int) -> dict[str, np.ndarra
         wave = load_audio(path, model.sample_rate)
         # the channel draw depends on the clip, not on its place in the list: a cache can grow
         rng = np.random.default_rng([seed, int(hashlib.sha1(str(path).encode()).hexdigest()[:12], 16)])
-        pair = [window_of(wave, model.window_samples),
-                window_of(np.asarray(augment(wave.copy(), rng), dtype=np.float32), model.window_samples)]
+        pair = [tile_to(wave, model.window_samples),
+                tile_to(np.asarray(augment(wave.copy(), rng), dtype=np.float32), model.window_samples)]
         views.append(pair)
         if (i + 1) % 200 == 0:
             print(f"features: {i + 1} of {len(paths)} ({time.perf_counter() - started:.0f} s)", flush=True)

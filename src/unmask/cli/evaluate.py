@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -140,11 +139,11 @@ def _score_manifest(detector, manifest) -> list:
 def _score_manifest_on_ray(name: str, model: str, device: str, runtime: str, threads: int, manifest: Manifest,
                            address: str | None, workers: int) -> list[ScanResult]:
     """The same rows scored by Ray Data actors (unmask.engine.ray_engine), in row order. Manifest paths
-    are absolute already; a model file is sent as one too (the workers' working folder is not this)."""
+    are absolute already; ``for_workers`` makes a model file's path absolute too."""
     from unmask.engine.ray_engine import DetectorSpec, RayOptions, collect
 
-    model = os.path.abspath(model) if os.path.exists(model) else model
-    spec = DetectorSpec(model=model, device=device, runtime=runtime, threads=max(1, threads), name=name)
+    spec = DetectorSpec(model=model, device=device, runtime=runtime, threads=max(1, threads),
+                        name=name).for_workers()
     items = [{"path": str(row.path), "row": i, "start": row.start, "end": row.end}
              for i, row in enumerate(manifest)]
     try:

@@ -1,11 +1,11 @@
 """``unmask scan --engine ray``: decide what is left, score it on Ray, merge everything into ``--out``.
 
-With ``--out FILE`` a scan on Ray is always resumable. Ray writes Parquet shards into ``FILE.parts/`` as
-blocks finish; when the run ends, the driver merges what ``FILE`` held before, the shards, and an error
-row for every input Ray gave up on into ``FILE`` (atomically, in input order, one row per path) and then
-removes the shards. A rerun, or a run after an interruption, skips every input whose row in ``FILE`` or
-in a shard still matches the file (size and modification time, or the content hash with ``--hash``),
-like ``scan --resume``.
+With ``--out FILE`` a scan on Ray is always resumable. Finished blocks stream back, and this process
+writes each as a Parquet shard into ``FILE.parts/``. When the run ends, it merges what ``FILE`` held
+before, the shards, and an error row for every input Ray gave up on into ``FILE`` (atomically, in input
+order, one row per path), then removes the shards. A rerun, or a run after an interruption, skips every
+input whose row in ``FILE`` or in a shard still matches the file (size and modification time, or the
+content hash with ``--hash``), like ``scan --resume``.
 
 Formats of ``FILE``: Parquet (the default), CSV, JSON Lines or JSON. Parquet and CSV rows have the local
 engine's CSV columns plus ``file_key`` (the resume key) and ``result`` (the whole result as JSON, with
@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from unmask._fs import atomic_path, file_state_key, path_key
-from unmask.detect.result import ScanResult
+from unmask.detect.result import ROW_ARROW_TYPES, ScanResult
 from unmask.engine.ray_engine import (
     LOST_KEY,
-    ROW_TYPES,
     DetectorSpec,
     RayOptions,
     collect,
@@ -41,7 +40,7 @@ from unmask.errors import UnmaskError
 from unmask.report.writers import csv_cells
 
 RAY_FORMATS = ("parquet", "csv", "jsonl", "json")
-OUT_COLUMNS = (*ROW_TYPES, "file_key", "result")  # the shard columns but the input's position
+OUT_COLUMNS = (*ROW_ARROW_TYPES, "file_key", "result")  # the shard columns but the input's position
 Held = dict[str, tuple[str, ScanResult]]  # path_key -> (file_key, result)
 
 
@@ -83,8 +82,7 @@ def run_ray_scan(spec: DetectorSpec, inputs: Sequence[Any], options: RayOptions,
         log(f"resuming {out}: {done} of {len(inputs)} input(s) already scanned")
     items = [{"path": path_key(item.path), "row": i, "file_key": keys[path_key(item.path)]}
              for i, item in enumerate(todo)]
-    write_shards(spec, items, parts_dir(out), options)
-    held.update(_held_from_rows(read_shards(parts_dir(out), log)))
+    held.update(_held_from_rows(write_shards(spec, items, parts_dir(out), options)))
     _add_unscored(held, inputs, [it for it in items if not _still_valid(held, it["path"], keys)], spec,
                   options)
     results = [replace(held[path_key(item.path)][1], path=item.path) for item in inputs]

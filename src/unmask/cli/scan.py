@@ -8,7 +8,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -369,19 +369,11 @@ def _check_out_path(path: Path | None, what: str) -> None:
         raise _usage_error(f"{what} {path}: folder {path.parent} does not exist")
 
 
-def _load_detector(
-    model: str, thresholds: Thresholds, batch_size: int, max_duration: float | None, device: str = "auto",
-    runtime: str = "auto", music_model: str | None = None,
-):
+def _load_detector(spec: DetectorSpec):
     """The Detector, loaded through the same ``DetectorSpec.build`` the Ray engine's actors use."""
-    from unmask.engine.ray_engine import DetectorSpec
-
-    if max_duration is not None and max_duration <= 0:
-        raise _usage_error(f"--max-duration must be positive, got {max_duration}")
-    check_device(device)  # exit 2 when CUDA is asked for but missing
-    spec = DetectorSpec(model=model, device=device, runtime=runtime, real_below=thresholds.real_below,
-                        fake_at_or_above=thresholds.fake_at_or_above, batch_size=batch_size,
-                        max_duration_s=max_duration, music_model=music_model)
+    if spec.max_duration_s is not None and spec.max_duration_s <= 0:
+        raise _usage_error(f"--max-duration must be positive, got {spec.max_duration_s}")
+    check_device(spec.device)  # exit 2 when CUDA is asked for but missing
     try:  # the device as given: "auto" means the CPU for the onnx runtime
         return spec.build()
     except (UnmaskError, KeyError, RuntimeError) as exc:
@@ -448,13 +440,14 @@ def scan(
         if address is not None or workers:
             raise _usage_error("--address and --workers apply to --engine ray")
         fmt = _output_format(output_format, out, resume, use_hash)
+    if music_model is not None and model != "auto":
+        raise _usage_error("--music-model applies to --model auto")
+    spec = _detector_spec(model, device, runtime, thresholds, batch_size, max_duration, window, hop, threads,
+                          music_model)
     # On Ray the model is also loaded here, on the CPU (a GPU is the workers' business): a bad model or
     # bad window settings fail now, before Ray starts.
     driver_device = "cpu" if engine == Engine.ray else device
-    if music_model is not None and model != "auto":
-        raise _usage_error("--music-model applies to --model auto")
-    detector = _load_detector(model, thresholds, batch_size, max_duration, driver_device, runtime,
-                              music_model)
+    detector = _load_detector(replace(spec, device=driver_device, window_s=None, hop_s=None))
     detector = _apply_windows(detector, window, hop)
     use_scoring_threads(threads)
 
@@ -463,9 +456,8 @@ def scan(
         raise _usage_error("no inputs to scan (stdin held no paths)")
 
     if engine == Engine.ray:
-        spec = _detector_spec(model, device, runtime, thresholds, batch_size, max_duration, window, hop,
-                              threads, detector.name, music_model)
-        results = _run_ray_scan(spec, inputs, address, workers, out, fmt, use_hash)
+        workers_spec = replace(spec, name=detector.name).for_workers()
+        results = _run_ray_scan(workers_spec, inputs, address, workers, out, fmt, use_hash)
         if out is None and fmt != "table":
             from unmask.report.writers import ResultWriter
 
@@ -542,19 +534,14 @@ def _ray_format(chosen: OutputFormat | None, out: Path | None, use_hash: bool) -
 
 def _detector_spec(model: str, device: str, runtime: str, thresholds: Thresholds, batch_size: int,
                    max_duration: float | None, window: float | None, hop: float | None, threads: int,
-                   name: str, music_model: str | None = None) -> DetectorSpec:
-    """What each Ray actor builds its Detector from. A model file is sent as an absolute path: the
-    workers' working folder is not this one."""
+                   music_model: str | None) -> DetectorSpec:
+    """The scan's flags as one DetectorSpec: what the Detector is built from here and on Ray's actors."""
     from unmask.engine.ray_engine import DetectorSpec
 
-    if os.path.exists(model):
-        model = os.path.abspath(model)
-    if music_model is not None and os.path.exists(music_model):
-        music_model = os.path.abspath(music_model)
     return DetectorSpec(
         model=model, device=device, runtime=runtime, real_below=thresholds.real_below,
         fake_at_or_above=thresholds.fake_at_or_above, batch_size=batch_size, max_duration_s=max_duration,
-        window_s=window, hop_s=hop, threads=max(1, threads), name=name, music_model=music_model,
+        window_s=window, hop_s=hop, threads=max(1, threads), music_model=music_model,
     )
 
 

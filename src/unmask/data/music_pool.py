@@ -149,9 +149,6 @@ def debian_tracks(
     return tracks, missing
 
 
-_SEED_SUFFIX = re.compile(r"_(s?\d+)$")
-
-
 def ace_step_tracks(folder: Path | None = None) -> list[Track]:
     """The ACE-Step songs of the ``immich-memories-music`` wheel (or of ``folder``, laid out alike)."""
     if folder is None:

@@ -18,6 +18,7 @@ run code when it is loaded.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,21 +47,16 @@ class Part:
     content: str
 
 
+@functools.cache
 def _mel_filterbank() -> np.ndarray:
     from unmask.features.filters import mel_filterbank
 
     return np.asarray(mel_filterbank(RATE, N_FFT, N_MELS, f_max=F_MAX), dtype=np.float32)
 
 
-_FILTERBANK: np.ndarray | None = None
-
-
 def frame_features(wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(features [frames, 2 * N_MELS + 2], level_dbfs [frames])`` of a 16 kHz mono wave, one frame per
     second (a last partial frame of at least half a second counts)."""
-    global _FILTERBANK
-    if _FILTERBANK is None:
-        _FILTERBANK = _mel_filterbank()
     per_frame = int(FRAME_S * RATE)
     n = max(1, int(np.floor(len(wave) / per_frame + 0.5)))
     feats, levels = [], []
@@ -78,7 +74,7 @@ def _one_frame(chunk: np.ndarray) -> np.ndarray:
 
     freqs, _, spec = stft(chunk, fs=RATE, nperseg=N_FFT, noverlap=N_FFT - HOP, boundary=None, padded=False)
     power = np.abs(spec[freqs <= F_MAX]) ** 2 + 1e-10
-    mel = np.log(_FILTERBANK[:, : power.shape[0]] @ power + 1e-10)
+    mel = np.log(_mel_filterbank()[:, : power.shape[0]] @ power + 1e-10)
     loudness = mel.mean(axis=0)
     modulation = _modulation_energy(loudness)
     flatness = float(np.mean(np.exp(np.mean(np.log(power), axis=0)) / np.mean(power, axis=0)))

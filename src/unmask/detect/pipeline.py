@@ -282,7 +282,7 @@ class Detector:
     def score_batch(self, windows: list[np.ndarray]) -> np.ndarray:
         """Raw logits for a list of windows; short windows are tiled to the model's window length."""
         target = self.model.window_samples
-        batch = np.stack([_tile_to(w, target) for w in windows])
+        batch = np.stack([tile_to(w, target) for w in windows])
         return _to_numpy(self.model(torch.from_numpy(batch).to(self.device)))
 
     # ----------------------------------------------------------------- internals
@@ -504,7 +504,7 @@ def _to_numpy(logits: torch.Tensor) -> np.ndarray:
     return logits.detach().to("cpu", torch.float64).numpy()
 
 
-def _tile_to(samples: np.ndarray, length: int) -> np.ndarray:
+def tile_to(samples: np.ndarray, length: int) -> np.ndarray:
     """Repeat a short window to ``length`` (as the official AASIST code does): padding with zeros
     would add silence the model never saw in training."""
     samples = np.asarray(samples, dtype=np.float32)

@@ -18,6 +18,13 @@ ROW_ARROW_TYPES: dict[str, str] = {
 }
 
 
+def arrow_schema(types: dict[str, str]) -> Any:
+    """A ``pyarrow.schema`` from ``{column: Arrow type name}`` (e.g. :data:`ROW_ARROW_TYPES`)."""
+    import pyarrow as pa
+
+    return pa.schema([(name, getattr(pa, kind)()) for name, kind in types.items()])
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Map a calibrated ``fake_probability`` to a verdict.

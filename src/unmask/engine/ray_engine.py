@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from unmask._fs import atomic_path
-from unmask.detect.result import ROW_ARROW_TYPES, ScanResult, Thresholds
+from unmask.detect.result import ROW_ARROW_TYPES, ScanResult, Thresholds, arrow_schema
 from unmask.errors import UnmaskError
 
 if TYPE_CHECKING:
@@ -44,8 +45,7 @@ if TYPE_CHECKING:
 
 Log = Callable[[str], None]
 
-# The local engine's CSV columns (ScanResult.to_row) with their Arrow types, then the engine's own.
-ROW_TYPES = ROW_ARROW_TYPES
+# The engine's own columns, after the local engine's CSV columns (ROW_ARROW_TYPES, ScanResult.to_row).
 EXTRA_TYPES: dict[str, str] = {
     "file_key": "string",  # unmask._fs.file_state_key when the input was planned; "" = retry on a rerun
     "result": "string",  # ScanResult.to_dict() as JSON: the timeline, attribution and explanation
@@ -55,9 +55,7 @@ LOST_KEY = ""  # the file_key of an input whose worker kept dying: it never matc
 
 
 def shard_schema() -> pa.Schema:
-    import pyarrow as pa
-
-    return pa.schema([(name, getattr(pa, kind)()) for name, kind in {**ROW_TYPES, **EXTRA_TYPES}.items()])
+    return arrow_schema({**ROW_ARROW_TYPES, **EXTRA_TYPES})
 
 
 @dataclass(frozen=True)
@@ -80,6 +78,13 @@ class DetectorSpec:
     def __post_init__(self) -> None:
         if not self.name:
             object.__setattr__(self, "name", self.model)
+
+    def for_workers(self) -> DetectorSpec:
+        """This spec with model files as absolute paths: a worker's working folder is not this one."""
+        def absolute(model: str | None) -> str | None:
+            return os.path.abspath(model) if model is not None and os.path.exists(model) else model
+
+        return replace(self, model=absolute(self.model), music_model=absolute(self.music_model))
 
     def build(self) -> Detector:
         """The Detector, loaded as the local engine loads it (``unmask scan`` calls this too)."""
@@ -152,19 +157,24 @@ def _quiet_ray_data(ray) -> None:
     logging.getLogger("ray.data").setLevel(logging.ERROR)
 
 
+def wants_gpu(device: str) -> bool:
+    """``cuda`` or ``cuda:N``: the work must be placed where Ray has a GPU to give it."""
+    return device.strip().lower().startswith("cuda")
+
+
 def gpus_per_actor(spec: DetectorSpec, options: RayOptions) -> float | None:
     """With ``--device cuda`` each actor asks Ray for a GPU (all of one unless ``gpus_per_worker`` says
     a share), so Ray places it on a GPU node and gives it its own device."""
     if options.gpus_per_worker:
         return options.gpus_per_worker
-    return 1.0 if spec.device.strip().lower().startswith("cuda") else None
+    return 1.0 if wants_gpu(spec.device) else None
 
 
-def actor_count(ray: ModuleType, options: RayOptions, spec: DetectorSpec) -> int:
-    if options.workers:
-        return options.workers
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    return max(1, cpus // max(1, spec.threads))
+def worker_count(ray: ModuleType, workers: int, cpus_each: int = 1) -> int:
+    """``workers``, or with 0 as many as the cluster has CPUs for (``cpus_each`` CPUs a worker)."""
+    if workers:
+        return workers
+    return max(1, int(ray.cluster_resources().get("CPU", 1)) // max(1, cpus_each))
 
 
 # ------------------------------------------------------------------------------------------ the actor
@@ -266,7 +276,7 @@ def lost_records(items: Iterable[dict[str, Any]], seen_rows: set[int], retries: 
 def _dataset(ray, spec: DetectorSpec, items: pd.DataFrame, options: RayOptions):
     size = max(1, options.files_per_task)
     chunks = [items.iloc[i : i + size] for i in range(0, len(items), size)]
-    actors = min(actor_count(ray, options, spec), len(chunks))  # an actor without a block loads for nothing
+    actors = min(worker_count(ray, options.workers, spec.threads), len(chunks))  # no idle model loads
     with warnings.catch_warnings():
         # Ray Data's own default is to retry a dead actor's block forever, which would never end on a file
         # that crashes its worker every time; the only way to bound it is a remote argument Ray 2.60 marks
@@ -309,16 +319,20 @@ def iter_scored(spec: DetectorSpec, items: Sequence[dict[str, Any]], options: Ra
 
 
 def write_shards(spec: DetectorSpec, items: Sequence[dict[str, Any]], parts_dir: Path,
-                 options: RayOptions) -> None:
+                 options: RayOptions) -> list[dict[str, Any]]:
     """Score ``items`` on Ray; each finished block becomes a Parquet shard in ``parts_dir``, written
-    atomically as it arrives, so an interrupted run keeps every block that finished."""
+    atomically as it arrives, so an interrupted run keeps every block that finished. Returns the rows
+    written."""
     import pyarrow.parquet as pq
 
     parts_dir.mkdir(parents=True, exist_ok=True)
     run = uuid.uuid4().hex[:12]
+    rows: list[dict[str, Any]] = []
     for number, table in enumerate(iter_scored(spec, items, options)):
         with atomic_path(parts_dir / f"part-{run}-{number:06d}.parquet") as tmp:
             pq.write_table(table, tmp)
+        rows += table.to_pylist()
+    return rows
 
 
 def collect(spec: DetectorSpec, items: Sequence[dict[str, Any]], options: RayOptions) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from unmask._fs import atomic_path
-from unmask.detect.result import ROW_ARROW_TYPES, ScanResult
+from unmask.detect.result import ROW_ARROW_TYPES, ScanResult, arrow_schema
 
 MACHINE_FORMATS = ("json", "jsonl", "csv")
 CSV_COLUMNS: tuple[str, ...] = tuple(ScanResult(path="").to_row())
@@ -81,8 +81,7 @@ def write_parquet_results(path: str | Path, results: Iterable[ScanResult]) -> No
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in ROW_ARROW_TYPES.items()])
-    table = pa.Table.from_pylist([r.to_row() for r in results], schema=schema)
+    table = pa.Table.from_pylist([r.to_row() for r in results], schema=arrow_schema(ROW_ARROW_TYPES))
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
 

@@ -288,12 +288,12 @@ def _execute_on_ray(tasks: list[CellTask], workers: int, on_start: Callable[[Cel
     """Yield each task's CellResult as it finishes, each cell a Ray task (one CPU, one torch thread; a
     GPU with a cuda device), at most ``workers`` at once (0: one per CPU of the cluster). A task whose
     worker died is retried ``max_task_retries`` times, then stored as a failed cell."""
-    from unmask.engine.ray_engine import RayOptions, connect
+    from unmask.engine.ray_engine import RayOptions, connect, wants_gpu, worker_count
 
     options = options or RayOptions(workers=workers)
     ray = connect(options)
-    limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-    gpus = 1 if any(task.device.startswith("cuda") for task in tasks) else 0
+    limit = worker_count(ray, workers)
+    gpus = 1 if any(wants_gpu(task.device) for task in tasks) else 0
     remote = ray.remote(_score_cell_on_ray).options(num_cpus=1, num_gpus=gpus,
                                                     max_retries=options.max_task_retries)
     pending: dict[Any, CellTask] = {}
