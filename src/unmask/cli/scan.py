@@ -407,7 +407,9 @@ def scan(
     ),
     real_below: float = typer.Option(0.3, "--real-below", help="Verdict real when fake_probability < P."),
     fake_at: float = typer.Option(0.7, "--fake-at", help="Verdict fake when fake_probability >= P."),
-    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Windows scored per model call."),
+    batch_size: int = typer.Option(
+        32, "--batch-size", min=1,
+        help="Windows scored per model call (fewer for long windows: at most 128 s of audio)."),
     threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     runtime: str = typer.Option("auto", "--runtime", help=RUNTIME_HELP),

@@ -50,6 +50,9 @@ class ScanSettings:
     temperature: float = 1.0
     thresholds: Thresholds = field(default_factory=Thresholds)
     batch_size: int = 32
+    # A batch also holds at most this much audio, so a model of long windows (music: 30 s) scores a few
+    # at a time and a long file stays in bounded memory: 32 windows of 4 s, but 4 of 30 s.
+    batch_audio_s: float = 128.0
     # Windows quieter than this carry no evidence either way; they are shown but not aggregated.
     silence_dbfs: float = -60.0
     limits: MediaLimits | None = None
@@ -64,6 +67,8 @@ class ScanSettings:
             raise ValueError(f"hop_s must be > 0, got {self.hop_s}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not (math.isfinite(self.batch_audio_s) and self.batch_audio_s > 0):
+            raise ValueError(f"batch_audio_s must be > 0, got {self.batch_audio_s}")
         minimum = self.min_duration_s
         if minimum is not None and not (math.isfinite(minimum) and minimum >= 0):
             raise ValueError(f"min_duration_s must be >= 0, got {self.min_duration_s}")
@@ -196,6 +201,12 @@ class Detector:
         return self.settings.window_s or float(self.model.config["window_s"])
 
     @property
+    def batch_windows(self) -> int:
+        """Windows per model call: ``batch_size``, fewer when they would hold more than ``batch_audio_s``."""
+        by_audio = int(self.settings.batch_audio_s // self.window_s)
+        return max(1, min(self.settings.batch_size, by_audio))
+
+    @property
     def hop_s(self) -> float:
         """The settings' hop, else the model's own (``hop_s`` in its config), else half a window."""
         if self.settings.hop_s:
@@ -234,7 +245,7 @@ class Detector:
         Windows of consecutive files share batches, and at most a few batches are held in memory, so
         many short clips are scored efficiently and a long file is scored in constant memory.
         """
-        items: queue.Queue = queue.Queue(maxsize=4 * self.settings.batch_size)
+        items: queue.Queue = queue.Queue(maxsize=4 * self.batch_windows)
         stop = threading.Event()
         producer = threading.Thread(target=self._produce, args=(list(paths), items, stop), daemon=True)
         producer.start()
@@ -335,7 +346,7 @@ class Detector:
             elif kind in ("end", "error"):
                 finished.append((kind, index, payload))
                 states.setdefault(index, _FileState(path))
-            if pending and (len(pending) >= self.settings.batch_size or kind == "done"):
+            if pending and (len(pending) >= self.batch_windows or kind == "done"):
                 logits = self._score_windows(pending)
                 for (i, window), logit in zip(pending, logits, strict=True):
                     states[i].logits.append(float(logit))

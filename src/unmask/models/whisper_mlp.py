@@ -115,9 +115,20 @@ class WhisperMLP(DetectorModel):
 
     def frontend_fingerprint(self) -> str:
         """What the cached block features depend on: a cache made with another front-end is not reused."""
+        return self._fingerprint(self.layers)
+
+    def _fingerprint(self, layers: list[int]) -> str:
         c = self.config
-        layers = ",".join(map(str, self.layers))
-        return f"whisper-{c['encoder']}-block{c['block_s']}-pool{c['frame_pool']}-layers{layers}-v1"
+        # Random weights (tests, shapes) never share a cache with the pretrained encoder.
+        weights = "" if c["pretrained"] else "-random"
+        joined = ",".join(map(str, layers))
+        return f"whisper-{c['encoder']}-block{c['block_s']}-pool{c['frame_pool']}-layers{joined}{weights}-v1"
+
+    def reusable_caches(self) -> list[tuple[str, list[int]]]:
+        """A cache of every layer holds this model's features too (its ``layers`` taken from it): a
+        study over fewer layers reads the full cache instead of encoding again."""
+        every = list(range(self.encoder.n_layers + 1))
+        return [] if self.layers == every else [(self._fingerprint(every), list(self.layers))]
 
     # ------------------------------------------------------------------ encoder (cacheable)
     def encode_blocks(self, blocks: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,11 @@ a clip shorter than a window is first tiled to a window, as the scan pipeline ti
 Files: ``<cache_dir>/<fingerprint>/<sha256[:2]>/<sha256>.<view tag>.npy``, float16 ``[blocks, layers,
 frames, d]``. The key is the file's *content* hash, so a renamed or duplicated file is not re-encoded,
 and a changed file is. Writes are atomic, so an interrupted build resumes where it stopped.
+
+Reuse. A model may say that another front-end's cache holds its features too (``reusable_caches()``:
+``(fingerprint, layer indices)`` pairs; a Whisper-MLP reading layers 0-2 finds them in the cache of all
+layers). A view missing from the model's own cache is then read from such a cache, taking those layers,
+before it is encoded anew: a layer study costs no re-encoding.
 """
 
 from __future__ import annotations
@@ -46,9 +51,21 @@ class CachedClip:
     group: str
     system: str
     views: tuple[Path, ...]
+    # Per view: the layers to take from its file (a reused cache that holds more layers), None = all.
+    layer_index: tuple[tuple[int, ...] | None, ...] | None = None
 
     def load(self, view: int = 0) -> np.ndarray:
-        return np.load(self.views[view], mmap_mode="r")
+        stored = np.load(self.views[view], mmap_mode="r")
+        index = self.layer_index[view] if self.layer_index else None
+        return stored if index is None else take_layers(stored, index)
+
+
+def take_layers(stored: np.ndarray, index: tuple[int, ...]) -> np.ndarray:
+    """``stored[:, index]``, as a view when the layers are consecutive (a memory map stays lazy)."""
+    first = index[0]
+    if list(index) == list(range(first, first + len(index))):
+        return stored[:, first : first + len(index)]
+    return stored[:, list(index)]
 
 
 def clip_blocks(wave: np.ndarray, block: int, window: int) -> np.ndarray:
@@ -82,9 +99,23 @@ class FeatureCache:
                 )
         self.model = model
         self.root = Path(cache_dir) / model.frontend_fingerprint()
+        reusable = getattr(model, "reusable_caches", lambda: [])()
+        self.reused = [(Path(cache_dir) / name, tuple(int(i) for i in index)) for name, index in reusable
+                       if (Path(cache_dir) / name).is_dir()]
 
     def file_for(self, sha: str, tag: str) -> Path:
         return self.root / sha[:2] / f"{sha}.{tag}.npy"
+
+    def find(self, sha: str, tag: str) -> tuple[Path, tuple[int, ...] | None] | None:
+        """Where a view is cached: this front-end's own file, else a reusable cache's (with its layers)."""
+        own = self.file_for(sha, tag)
+        if own.is_file():
+            return own, None
+        for root, index in self.reused:
+            other = root / sha[:2] / f"{sha}.{tag}.npy"
+            if other.is_file():
+                return other, index
+        return None
 
     def build(
         self,
@@ -140,8 +171,11 @@ class FeatureCache:
             sha = file_sha256(path)
         except OSError as exc:
             return f"{path}: unreadable ({exc.strerror or exc})"
-        files = tuple(self.file_for(sha, view_tag(v, aug_id, seed)) for v in range(views))
-        missing = [v for v, f in enumerate(files) if not f.is_file()]
+        tags = [view_tag(v, aug_id, seed) for v in range(views)]
+        found = [self.find(sha, tag) for tag in tags]
+        files = tuple(f[0] if f else self.file_for(sha, tag) for f, tag in zip(found, tags, strict=True))
+        layers = tuple(f[1] if f else None for f in found)
+        missing = [v for v, f in enumerate(found) if f is None]
         if missing:
             sr = self.model.sample_rate
             try:
@@ -155,7 +189,8 @@ class FeatureCache:
                     view = np.asarray(augment(wave.copy(), rng), dtype=np.float32)
                 blocks = clip_blocks(view, self.model.block_samples, self.model.window_samples)
                 todo.put((index, files[v], blocks))
-        return CachedClip(str(path), int(target), str(group), str(system), files)
+        return CachedClip(str(path), int(target), str(group), str(system), files,
+                          layers if any(i is not None for i in layers) else None)
 
     # ------------------------------------------------------------------ consumer: encode + write
     @torch.inference_mode()
