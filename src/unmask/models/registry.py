@@ -18,6 +18,7 @@ _DETECTOR_MODULES = (
     "unmask.models.ssl",
     "unmask.models.fusion",
     "unmask.models.whisper_mlp",
+    "unmask.models.embedding_mlp",
     "unmask.models.score_fusion",
     "unmask.models.spectttra",
 )
