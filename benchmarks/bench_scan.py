@@ -14,6 +14,7 @@ formants, fricative noise bursts and pauses) as 60 s, 16 kHz FLAC files, then ti
 * ``lfcc-gmm``: the previous default, bundled as ``lfcc-gmm`` (``src/unmask/assets/lfcc-gmm.pt``);
 * ``aasist``: the official AASIST architecture (random weights), its 64,600-sample window, hop = window
   (the official evaluation scores non-overlapping inputs);
+* ``candidate``: any checkpoint (``--candidate PATH``), e.g. a study's model before it is bundled;
 * ``music``: the bundled music detector (``music.pt``, SpecTTTra, 30-s windows every 15 s), or that
   architecture with random weights; target >= 50x real time on 2 cores (issue 15).
 
@@ -47,7 +48,7 @@ SR = 16_000
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "recipes" / "default" / "recipe.yaml"
 # (F1, F2, F3) in Hz for a few vowels: each syllable picks one, so the spectrum moves like speech.
-MODELS = ("default", "lfcc-gmm", "aasist", "music")
+MODELS = ("default", "lfcc-gmm", "aasist", "music", "candidate")
 VOWELS = ((730, 1090, 2440), (270, 2290, 3010), (530, 1840, 2480), (570, 840, 2410), (300, 870, 2240))
 
 
@@ -92,7 +93,7 @@ def write_audio(folder: Path, minutes: float, file_s: float = 60.0) -> list[Path
 
 
 # ------------------------------------------------------------------------------------------ worker
-def build_detector(which: str, batch_size: int):
+def build_detector(which: str, batch_size: int, candidate: Path | None = None):
     import torch
     import yaml
 
@@ -105,6 +106,10 @@ def build_detector(which: str, batch_size: int):
         return Detector(model, name="aasist (random init)").with_settings(
             hop_s=model.window_samples / model.sample_rate, batch_size=batch_size
         ), "AASIST, official config, random init, hop = window"
+    if which == "candidate":
+        if candidate is None:
+            raise SystemExit("--models candidate needs --candidate PATH (a checkpoint)")
+        return Detector.load(str(candidate), batch_size=batch_size), f"checkpoint {candidate}"
     if which == "lfcc-gmm":
         return Detector.load("lfcc-gmm", batch_size=batch_size), "bundled lfcc-gmm.pt (the previous default)"
     if which == "music":  # 30-s windows every 15 s: its speed does not depend on what the audio holds
@@ -121,7 +126,8 @@ def build_detector(which: str, batch_size: int):
     return detector, f"{trainer['model']} from recipes/default/recipe.yaml, random init, hop = window / 2"
 
 
-def run_worker(which: str, audio_dir: Path, batch_size: int, threads: int, repeats: int) -> None:
+def run_worker(which: str, audio_dir: Path, batch_size: int, threads: int, repeats: int,
+               candidate: Path | None = None) -> None:
     from unmask._runtime import keep_freed_memory
     from unmask.cli.common import use_scoring_threads
 
@@ -130,7 +136,7 @@ def run_worker(which: str, audio_dir: Path, batch_size: int, threads: int, repea
     from unmask.io import probe_audio
 
     paths = sorted(audio_dir.glob("*.flac"))
-    detector, description = build_detector(which, batch_size)
+    detector, description = build_detector(which, batch_size, candidate)
     rss_before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     list(detector.scan_many(paths[:1]))  # warm-up: lazy initialisation, first allocations
     walls = []
@@ -162,9 +168,12 @@ def run_worker(which: str, audio_dir: Path, batch_size: int, threads: int, repea
 
 
 # ------------------------------------------------------------------------------------------ parent
-def measure(which: str, audio_dir: Path, batch_size: int, threads: int, repeats: int) -> dict:
+def measure(which: str, audio_dir: Path, batch_size: int, threads: int, repeats: int,
+            candidate: Path | None = None) -> dict:
     cmd = [sys.executable, __file__, "--worker", which, "--audio-dir", str(audio_dir)]
     cmd += ["--batch-size", str(batch_size), "--threads", str(threads), "--repeats", str(repeats)]
+    if candidate is not None:
+        cmd += ["--candidate", str(candidate)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -184,12 +193,14 @@ def main() -> None:
     parser.add_argument("--audio-dir", type=Path, help="reuse/keep the generated audio here")
     parser.add_argument(
         "--models", default="default,lfcc-gmm,aasist",
-        help="comma-separated subset of default,lfcc-gmm,aasist,music (ratios need default and another)",
+        help="comma-separated subset of default,lfcc-gmm,aasist,music,candidate (ratios need default "
+             "and another)",
     )
+    parser.add_argument("--candidate", type=Path, help="checkpoint measured as 'candidate'")
     parser.add_argument("--worker", choices=list(MODELS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        run_worker(args.worker, args.audio_dir, args.batch_size, args.threads, args.repeats)
+        run_worker(args.worker, args.audio_dir, args.batch_size, args.threads, args.repeats, args.candidate)
         return
 
     with tempfile.TemporaryDirectory(prefix="bench_scan_") as tmp:
@@ -203,13 +214,10 @@ def main() -> None:
         models = [m.strip() for m in args.models.split(",") if m.strip()]
         if not models or set(models) - set(MODELS):
             parser.error(f"--models: choose from {','.join(MODELS)}, got {args.models!r}")
-        threads = {"default": args.threads, "lfcc-gmm": args.threads, "aasist": args.aasist_threads,
-                   "music": args.threads}
-        repeats = {"default": args.repeats, "lfcc-gmm": args.repeats, "aasist": args.aasist_repeats,
-                   "music": args.repeats}
-        rows = [
-            measure(which, audio_dir, args.batch_size, threads[which], repeats[which]) for which in models
-        ]
+        threads = {m: args.aasist_threads if m == "aasist" else args.threads for m in MODELS}
+        repeats = {m: args.aasist_repeats if m == "aasist" else args.repeats for m in MODELS}
+        rows = [measure(which, audio_dir, args.batch_size, threads[which], repeats[which], args.candidate)
+                for which in models]
 
     header = (
         f"{'model':<9} {'threads':>7} {'windows':>7} {'audio s':>8} {'wall s':>8} {'RT x':>7} {'peak RSS':>9}"

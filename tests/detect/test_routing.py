@@ -5,55 +5,24 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
+from routing_fixtures import RATE, fit_classifier, tiny_routed
+from routing_fixtures import music as _music
+from routing_fixtures import noise as _noise
+from routing_fixtures import tiny_detector as _detector
 from speech_clips import real_speech
-from unmask.detect.content import ContentClassifier, _merge_short, frame_features
-from unmask.detect.pipeline import Detector
+from unmask.detect.content import ContentClassifier, _merge_short
 from unmask.detect.routing import RoutedDetector
-from unmask.models.registry import build_model
-from unmask.signal.noise import coloured_noise
-
-RATE = 16000
-
-
-def _music(seconds: float, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * RATE)) / RATE
-    f0 = rng.choice([196.0, 220.0, 262.0, 294.0, 330.0], size=int(seconds * 4) + 1)[(t * 4).astype(int)]
-    chord = sum(0.15 / k * np.sin(2 * np.pi * k * f0 * t) for k in (1, 2, 3, 4))
-    bass = 0.1 * np.sin(2 * np.pi * f0 / 2 * t)
-    return (chord + bass).astype(np.float32)
-
-
-def _noise(seconds: float, seed: int) -> np.ndarray:
-    noise = coloured_noise(int(seconds * RATE), "pink", np.random.default_rng(seed))
-    return (0.05 * noise).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory) -> ContentClassifier:
-    speech = real_speech(40.0, tmp_path_factory.mktemp("speech"))
-    parts = {"speech": speech, "music": np.concatenate([_music(20, s) for s in (1, 2)]),
-             "noise": np.concatenate([_noise(20, s) for s in (3, 4)])}
-    feats, labels = [], []
-    for label, wave in parts.items():
-        f, _ = frame_features(wave)
-        feats.append(f)
-        labels += [label] * len(f)
-    return ContentClassifier.fit(np.concatenate(feats), labels)
-
-
-def _detector(name: str, config: dict) -> Detector:
-    torch.manual_seed(0)
-    return Detector(build_model(name, config).eval(), name=name)
+    return fit_classifier(tmp_path_factory.mktemp("speech"))
 
 
 @pytest.fixture(scope="module")
 def routed(classifier) -> RoutedDetector:
-    speech = _detector("lcnn", {"channels": [4, 4], "window_s": 2.0})
-    music = _detector("spectttra", {"window_s": 6.0, "hop_s": 3.0, "d_model": 16, "n_layers": 1})
-    return RoutedDetector({"speech": speech, "music": music}, classifier)
+    return tiny_routed(classifier)
 
 
 def test_a_saved_classifier_loads_with_the_same_labels(classifier, tmp_path):
@@ -95,10 +64,20 @@ def test_a_part_too_short_for_its_model_is_said_not_scored(routed, tmp_path):
     assert result.fake_probability == result.parts[0].fake_probability
 
 
-def test_windows_cannot_be_set_for_a_routed_scan(routed):
+def test_windows_cannot_be_set_for_a_routed_scan_but_file_settings_reach_every_detector(routed):
     assert routed.with_settings(window_s=None, hop_s=None) is routed
     with pytest.raises(Exception, match="cannot be set with --model auto"):
         routed.with_settings(window_s=2.0)
+    from unmask.detect.result import Thresholds
+    from unmask.io import MediaLimits
+
+    limits, thresholds = MediaLimits(max_duration_s=60.0), Thresholds(real_below=0.2, fake_at_or_above=0.9)
+    changed = routed.with_settings(limits=limits, thresholds=thresholds)
+    assert all(d.settings.limits == limits and d.settings.thresholds == thresholds
+               for d in changed.detectors.values())
+    assert changed.window_s == routed.window_s
+    assert changed.architecture == "auto: speech=lcnn, music=spectttra"
+    assert set(changed.card) == {"speech", "music"}
 
 
 def test_short_runs_fold_into_their_longer_neighbour():

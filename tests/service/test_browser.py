@@ -107,3 +107,40 @@ def test_page_in_a_real_browser(live_service) -> None:
             browser.close()
     assert (ARTIFACTS / "serve-page.png").stat().st_size > 10_000
     assert not [p for p in problems if "415" not in p], problems  # no CSP violation, no script error
+
+
+def test_page_says_which_model_judged_which_part(live_service, tmp_path) -> None:
+    """A routed service (--model auto): the page lists the parts, the detector of each and its score."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    from routing_fixtures import RATE, fit_classifier, music, tiny_routed
+    from speech_clips import real_speech
+
+    server, key = live_service(detector=tiny_routed(fit_classifier(tmp_path / "fit")))
+    buffer = io.BytesIO()
+    sf.write(buffer, np.concatenate([real_speech(10.0, tmp_path), music(12, 7)]), RATE, format="WAV")
+    problems: list[str] = []
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto(server.url + "/")
+            page.get_by_label("Your API key").fill(key)
+            page.keyboard.press("Enter")
+            _wait_for_text(page, "#model-card", "version")
+            page.evaluate(DROP, ["episode.wav", base64.b64encode(buffer.getvalue()).decode()])
+            page.wait_for_selector("#result:not([hidden])", timeout=60_000)
+            parts = page.locator("#parts li").all_inner_texts()
+            assert len(parts) == 2, parts
+            assert "speech: judged by lcnn" in parts[0] and "likely synthetic" in parts[0]
+            assert "music: judged by spectttra" in parts[1]
+            assert "Probability that this is synthetic content:" in page.inner_text("#probability")
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.locator("#result").screenshot(path=str(ARTIFACTS / "serve-routed-result.png"))
+        finally:
+            browser.close()
+    assert not problems, problems

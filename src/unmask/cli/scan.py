@@ -43,7 +43,7 @@ from unmask.detect.result import ScanResult, Thresholds
 from unmask.errors import UnmaskError
 
 if TYPE_CHECKING:
-    from unmask.engine.ray_engine import DetectorSpec
+    from unmask.detect.spec import DetectorSpec
 
 MODEL_HELP = ("Bundled model name (default, lfcc-gmm), .pt or .onnx path, or auto: each part of a file to "
               "the detector of its content, speech to default, music to --music-model (docs/music.md).")
@@ -538,7 +538,7 @@ def _detector_spec(model: str, device: str, runtime: str, thresholds: Thresholds
                    max_duration: float | None, window: float | None, hop: float | None, threads: int,
                    music_model: str | None) -> DetectorSpec:
     """The scan's flags as one DetectorSpec: what the Detector is built from here and on Ray's actors."""
-    from unmask.engine.ray_engine import DetectorSpec
+    from unmask.detect.spec import DetectorSpec
 
     return DetectorSpec(
         model=model, device=device, runtime=runtime, real_below=thresholds.real_below,

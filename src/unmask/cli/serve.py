@@ -48,7 +48,12 @@ def serve(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_HELP),
     workers: int = typer.Option(1, "--workers", "-j", min=1, max=64, help="Scoring worker threads."),
-    model: str = typer.Option("default", help="Bundled model name or checkpoint path."),
+    model: str = typer.Option(
+        "default", "--model", "-m",
+        help="Bundled model name or checkpoint path, or auto: speech parts to default, music parts to "
+             "--music-model (docs/music.md)."),
+    music_model: str | None = typer.Option(
+        None, "--music-model", help="With --model auto: a music detector checkpoint for music parts."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
     threads: int = typer.Option(0, min=0, help="Torch threads in all; 0 = one fewer than the CPU cores."),
     max_upload_mb: float = typer.Option(1024.0, min=0.001, help="Largest upload accepted, in MiB."),
@@ -68,8 +73,10 @@ def serve(
     from unmask.service.app import create_app
 
     try:
+        if music_model is not None and model != "auto":
+            raise UnmaskError("--music-model applies to --model auto")
         config = _config(
-            db, data_dir, model=model, device=device, workers=workers,
+            db, data_dir, model=model, music_model=music_model, device=device, workers=workers,
             max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_duration_s=max_duration,
             rate_limit_per_minute=rate_limit, retention_hours=retention_hours,
             path_roots=tuple(allow_path), cors_origins=tuple(cors_origin),

@@ -201,6 +201,15 @@ class Detector:
         return self.settings.window_s or float(self.model.config["window_s"])
 
     @property
+    def architecture(self) -> str:
+        """The registered name of the model class (``whisper-mlp``), beside the detector's own name."""
+        return self.model.name
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.model.sample_rate)
+
+    @property
     def batch_windows(self) -> int:
         """Windows per model call: ``batch_size``, fewer when they would hold more than ``batch_audio_s``."""
         by_audio = int(self.settings.batch_audio_s // self.window_s)

@@ -30,6 +30,8 @@ from unmask.errors import UnmaskError
 from unmask.io import load_audio
 
 ROUTED = ("speech", "music")
+# Settings that are about the file, not the windows: a routed scan passes them to every detector.
+FILE_SETTINGS = ("limits", "thresholds")
 
 
 def bundled_content_classifier() -> ContentClassifier:
@@ -70,15 +72,33 @@ class RoutedDetector:
         return cls(detectors, bundled_content_classifier())
 
     def with_settings(self, **changes: Any) -> RoutedDetector:
-        """Each routed detector keeps its own windows: a window fit for speech (4 s) is not one for a
-        song (30 s)."""
-        given = sorted(k for k, v in changes.items() if v is not None)
+        """File-level settings (``FILE_SETTINGS``: media limits, verdict thresholds) go to every routed
+        detector. Windows do not: each keeps its own, since a window fit for speech (4 s) is not one for
+        a song (30 s)."""
+        given = sorted(k for k, v in changes.items() if v is not None and k not in FILE_SETTINGS)
         if given:
             raise UnmaskError(f"{', '.join(given)} cannot be set with --model auto: each detector it routes "
                               "to uses its own", hint="name one model (--model default|music|PATH) for that")
-        return self
+        shared = {k: v for k, v in changes.items() if k in FILE_SETTINGS and v is not None}
+        if not shared:
+            return self
+        return RoutedDetector({kind: d.with_settings(**shared) for kind, d in self.detectors.items()},
+                              self.classifier)
 
-    # what the CLI reads off a detector
+    # what the CLI and the service read off a detector
+    @property
+    def device(self) -> Any:
+        return self.detectors["speech"].device
+
+    @property
+    def architecture(self) -> str:
+        return "auto: " + ", ".join(f"{kind}={d.architecture}" for kind, d in self.detectors.items())
+
+    @property
+    def card(self) -> dict[str, Any]:
+        """Each routed detector's card, by the content it judges."""
+        return {kind: d.card for kind, d in self.detectors.items()}
+
     @property
     def window_s(self) -> float:
         return self.detectors["speech"].window_s

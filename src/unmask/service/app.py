@@ -25,6 +25,8 @@ from fastapi.staticfiles import StaticFiles
 
 from unmask import __version__
 from unmask.detect.pipeline import Detector
+from unmask.detect.routing import RoutedDetector
+from unmask.detect.spec import DetectorSpec
 from unmask.io import MediaLimits
 from unmask.service.config import ServiceConfig
 from unmask.service.db import ApiKey, ServiceStore
@@ -119,7 +121,7 @@ def _utc(value: datetime | None, name: str) -> datetime | None:
 def create_app(
     config: ServiceConfig | None = None,
     *,
-    detector: Detector | None = None,
+    detector: Detector | RoutedDetector | None = None,
     store: ServiceStore | None = None,
     start_workers: bool = True,
 ) -> FastAPI:
@@ -127,8 +129,9 @@ def create_app(
     at ``config.url``; tests inject small ones. Workers start and stop with the app's lifespan."""
     config = config or ServiceConfig()
     limits = MediaLimits(max_duration_s=config.max_duration_s, max_bytes=config.max_upload_bytes)
-    if detector is None:
-        detector = Detector.load(config.model, device=config.device)
+    if detector is None:  # built as `unmask scan` builds it, `--model auto` routing included
+        spec = DetectorSpec(model=config.model, device=config.device, music_model=config.music_model)
+        detector = spec.build()
     detector = detector.with_settings(limits=limits)
     own_store = store is None
     store = store or ServiceStore(config.url)
@@ -251,8 +254,8 @@ def create_app(
         return ModelList(models=[ModelCard(
             name=detector.name,
             version=str(detector.version),
-            architecture=detector.model.name,
-            sample_rate=detector.model.sample_rate,
+            architecture=detector.architecture,
+            sample_rate=detector.sample_rate,
             window_s=detector.window_s,
             hop_s=detector.hop_s,
             thresholds={"real_below": thresholds.real_below, "fake_at_or_above": thresholds.fake_at_or_above},

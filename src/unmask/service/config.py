@@ -30,7 +30,8 @@ class ServiceConfig:
 
     data_dir: Path = field(default_factory=default_data_dir)
     db_url: str | None = None  # None: SQLite in data_dir
-    model: str = "default"
+    model: str = "default"  # a bundled name, a checkpoint, or "auto" (speech and music parts routed)
+    music_model: str | None = None  # with model "auto": the detector of music parts (None: not judged)
     device: str = "auto"
     workers: int = 1
     # Uploads: refused while streaming once over max_upload_bytes; audio longer than max_duration_s is

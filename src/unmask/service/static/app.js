@@ -85,16 +85,37 @@ function showScan(scan) {
   const verdict = result.verdict || "error";
   $("verdict").dataset.verdict = verdict;
   $("verdict").textContent = WORDS[verdict] + " (" + scan.filename + ")";
+  const kind = (result.parts || []).some((p) => p.content === "music") ? "content" : "speech";
   if (result.fake_probability !== null && result.fake_probability !== undefined) {
-    $("probability").textContent = "Probability that this is synthetic speech: " + percent(result.fake_probability) +
+    $("probability").textContent = "Probability that this is synthetic " + kind + ": " + percent(result.fake_probability) +
       " (calibrated; " + (result.duration_s || 0).toFixed(1) + " s analysed by " + result.model + ").";
   } else {
     $("probability").textContent = "Reason: " + (scan.error || result.error || "unknown");
   }
   setStatus(scan.status === "done" ? "Scored " + scan.filename + "." : "Failed: " + (scan.error || ""));
+  drawParts(result);
   drawTimeline(result);
   drawSpectrogram(scan);
   $("verdict-heading").focus({ preventScroll: true });
+}
+
+// A routed scan (--model auto) says which detector judged which stretch, and why a part was not judged.
+function drawParts(result) {
+  const list = $("parts");
+  list.replaceChildren();
+  const parts = result.parts || [];
+  list.hidden = parts.length === 0;
+  for (const p of parts) {
+    const item = document.createElement("li");
+    let what = "no evidence either way";
+    if (p.fake_probability !== null && p.fake_probability !== undefined) {
+      what = "judged by " + p.model + ": " + percent(p.fake_probability) + " likely synthetic";
+    } else if (p.note) {
+      what = "not judged (" + p.note + ")";
+    }
+    item.textContent = p.start_s.toFixed(1) + " to " + p.end_s.toFixed(1) + " s, " + p.content + ": " + what;
+    list.appendChild(item);
+  }
 }
 
 function drawTimeline(result) {
