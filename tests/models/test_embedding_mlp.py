@@ -59,3 +59,36 @@ def test_bad_settings_name_the_choices():
         build_model("embedding-mlp", {"frontend": "wav2vec"})
     with pytest.raises(ValueError, match="layers must be in 0..0"):
         build_model("embedding-mlp", {"frontend": "speech-embedding", "layers": [1]})
+
+
+def test_the_feature_cache_stores_its_blocks_and_scores_them_as_a_scan_does(model, tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from audio_fixtures import buzzy, voiced
+    from unmask.data.manifest import read_manifest
+    from unmask.detect.aggregate import aggregate_logits
+    from unmask.io import load_audio, save_audio
+    from unmask.train.augment import build_augmentation
+    from unmask.train.backend import cached_file_logits
+    from unmask.train.data import trim_silence
+    from unmask.train.feature_cache import clip_blocks
+
+    rng = np.random.default_rng(0)
+    save_audio(tmp_path / "real.flac", voiced(5.0, rng), 16000)
+    save_audio(tmp_path / "fake.flac", buzzy(6.5, rng), 16000)
+    rows = [{"path": "real.flac", "label": "real", "source": "a"},
+            {"path": "fake.flac", "label": "fake", "source": "b"}]
+    pd.DataFrame(rows).to_csv(tmp_path / "m.csv", index=False)
+    aug = [{"name": "noise", "p": 1.0, "snr_db": [10.0, 20.0]}]
+    clips = FeatureCache(tmp_path / "cache", model).build(read_manifest(tmp_path / "m.csv"), views=2,
+                                                          augment=build_augmentation(aug), augment_config=aug)
+    states, width = FRONTENDS[model.config["frontend"]]
+    for clip in clips:
+        wave = trim_silence(load_audio(clip.path, 16000), 16000)
+        blocks = torch.from_numpy(clip_blocks(wave, model.block_samples, model.window_samples))
+        assert clip.load(0).shape[:2] == (len(blocks), states) and clip.load(1).shape[-1] == width
+        windows = torch.stack([blocks[i : i + 2].reshape(-1) for i in range(len(blocks) - 1)])
+        with torch.inference_mode():
+            direct = aggregate_logits(model(windows).double().numpy())
+        assert cached_file_logits(model, [clip])[0] == pytest.approx(direct, abs=0.02)  # float16 cache
