@@ -2,6 +2,8 @@
 pooled figures, hold-out splits.
 
 Usage: .venv/bin/python scripts/loso_table.py runs/whisper-tiny-mlp/study.json [--title "..."]
+       .venv/bin/python scripts/loso_table.py A/study.json --compare B/study.json [--compare C/study.json]
+         (studies side by side: the pooled figures, then each source's EER / errors at the pooled threshold)
 """
 
 from __future__ import annotations
@@ -45,13 +47,39 @@ def summary_rows(study: dict) -> list[str]:
     return rows
 
 
+def compare_rows(studies: dict[str, dict]) -> list[str]:
+    """Several studies over the same sources, a column each: ``EER / errors at the pooled threshold``."""
+    names = list(studies)
+    header = "| | " + " | ".join(names) + " |"
+    rows = [header, "|---|" + "---|" * len(names)]
+    summaries = {name: dict(row.strip("| ").split(" | ") for row in summary_rows(study)[2:])
+                 for name, study in studies.items()}
+    for figure in summaries[names[0]]:
+        values = " | ".join(summaries[n].get(figure, "") for n in names)
+        rows.append(f"| {figure} | {values} |")
+    first = studies[names[0]]["folds"]
+    for source in sorted(first, key=lambda k: -first[k].get("errors_at_pooled_threshold", 0)):
+        cells = []
+        for name in names:
+            fold = studies[name]["folds"].get(source, {})
+            cells.append(f"{pct(fold.get('eer')) or '-'} / {pct(fold.get('errors_at_pooled_threshold'))}")
+        rows.append(f"| {source} | " + " | ".join(cells) + " |")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("study", type=Path)
     parser.add_argument("--title", default=None)
+    parser.add_argument("--compare", type=Path, action="append", default=[],
+                        help="another study.json, shown in a column beside the first")
     args = parser.parse_args()
     study = json.loads(args.study.read_text())
+    if args.compare:
+        studies = {str(p.parent.name): json.loads(p.read_text()) for p in [args.study, *args.compare]}
+        print("\n".join(compare_rows(studies)))
+        return
     if args.title:
         print(f"## {args.title}\n")
     print("\n".join(summary_rows(study)))

@@ -95,8 +95,14 @@ def main() -> None:
     parser.add_argument("--stats-dir", type=Path, default=Path("runs/probe-stats"))
     parser.add_argument("--out", type=Path, default=Path("runs/probe-study.json"))
     parser.add_argument("--c", type=float, default=0.01, help="inverse L2 strength of the probe")
+    parser.add_argument("--views", type=int, default=0,
+                        help="use each recipe's first N views (1: clean clips only, so recipes of fewer "
+                             "views join); 0 = all")
     args = parser.parse_args()
     loaded = {str(path): recipe_stats(path, args.stats_dir) for path in args.recipes}
+    if args.views:
+        loaded = {name: (paths, stats[:, : args.views], targets, groups)
+                  for name, (paths, stats, targets, groups) in loaded.items()}
     first_paths = list(loaded.values())[0][0]
     for name, (paths, *_rest) in loaded.items():
         if paths != first_paths:
@@ -114,8 +120,9 @@ def main() -> None:
         results[name]["dims"] = int(features.shape[-1])
         results[name]["seconds"] = round(time.perf_counter() - started, 1)
         print(name, results[name], flush=True)
+    views = args.views or "all"
     protocol = (f"leave-one-source-out over {len(np.unique(groups))} sources, {len(targets)} clips; "
-                "logistic regression on per-layer frame mean+std, trained on both views")
+                f"logistic regression on per-layer frame mean+std, trained on {views} view(s)")
     summary = {"protocol": protocol,
                "c": args.c, "results": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -63,6 +63,8 @@ def run_cached_recipe(recipe: Any, manifest: Any, augment: Any, augment_config: 
     cache = FeatureCache(Path(settings["dir"]).expanduser(), frontend)
     errors: list[str] = []
     log(f"feature cache: {len(manifest)} clips x {views} views in {cache.root}")
+    for root, layers in cache.reused:
+        log(f"feature cache: views found in {root} are read from there (its states {list(layers)})")
     clips = cache.build(manifest, recipe.group_column, views=views, augment=augment,
                         augment_config=augment_config, seed=cfg.seed, on_error=errors.append, log=log)
     for message in errors:
