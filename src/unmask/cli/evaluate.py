@@ -140,7 +140,8 @@ def _score_manifest_on_ray(name: str, model: str, device: str, runtime: str, thr
                            address: str | None, workers: int) -> list[ScanResult]:
     """The same rows scored by Ray Data actors (unmask.engine.ray_engine), in row order. Manifest paths
     are absolute already; ``for_workers`` makes a model file's path absolute too."""
-    from unmask.engine.ray_engine import DetectorSpec, RayOptions, collect
+    from unmask.detect.spec import DetectorSpec
+    from unmask.engine.ray_engine import RayOptions, collect
 
     spec = DetectorSpec(model=model, device=device, runtime=runtime, threads=max(1, threads),
                         name=name).for_workers()

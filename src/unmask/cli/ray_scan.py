@@ -25,9 +25,9 @@ from typing import Any
 
 from unmask._fs import atomic_path, file_state_key, path_key
 from unmask.detect.result import ROW_ARROW_TYPES, ScanResult
+from unmask.detect.spec import DetectorSpec
 from unmask.engine.ray_engine import (
     LOST_KEY,
-    DetectorSpec,
     RayOptions,
     collect,
     lost_records,

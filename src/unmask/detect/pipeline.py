@@ -347,6 +347,7 @@ class Detector:
         states: dict[int, _FileState] = {}
         pending: list[tuple[int, _Window]] = []
         finished: list[tuple[str, int, Any]] = []
+        batch = self.batch_windows
         while True:
             kind, index, path, payload = items.get()
             if kind == "window":
@@ -355,7 +356,7 @@ class Detector:
             elif kind in ("end", "error"):
                 finished.append((kind, index, payload))
                 states.setdefault(index, _FileState(path))
-            if pending and (len(pending) >= self.batch_windows or kind == "done"):
+            if pending and (len(pending) >= batch or kind == "done"):
                 logits = self._score_windows(pending)
                 for (i, window), logit in zip(pending, logits, strict=True):
                     states[i].logits.append(float(logit))

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class DetectorSpec:
-    """How to build the Detector in each actor: the same arguments ``unmask scan`` loads it with."""
+    """The arguments a Detector (or, with model ``auto``, a routed detector) is loaded with: by ``unmask
+    scan`` and ``evaluate`` here, by each Ray actor, and by ``unmask serve``."""
 
     model: str = "default"
     device: str = "auto"

@@ -35,7 +35,7 @@ import pandas as pd
 
 from unmask._fs import atomic_path
 from unmask.detect.result import ROW_ARROW_TYPES, ScanResult, arrow_schema
-from unmask.detect.spec import DetectorSpec  # noqa: F401 - the engine's API names it
+from unmask.detect.spec import DetectorSpec
 from unmask.errors import UnmaskError
 
 if TYPE_CHECKING:

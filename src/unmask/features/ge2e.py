@@ -180,12 +180,20 @@ class GE2E(FrozenByDefault, FeatureModule):
         _, (hidden, _) = self.lstm[-1](out)
         return F.normalize(F.relu(self.linear(hidden[-1])), dim=-1)
 
+    def layer_states(self, waveform: torch.Tensor, upto: int = N_LAYERS - 1) -> torch.Tensor:
+        """``[B, T]`` -> the outputs of LSTM layers 0..``upto`` ``[B, upto + 1, frames, 256]`` (only those
+        layers run)."""
+        out = self.mel(self.preprocess(waveform))
+        states = []
+        for lstm in self.lstm[: upto + 1]:
+            out, _ = lstm(out)
+            states.append(out)
+        return torch.stack(states, dim=1)
+
     def frame_states(self, waveform: torch.Tensor) -> torch.Tensor:
         """``[B, T]`` (or ``[T]``) -> LSTM outputs of layer ``self.layer`` ``[B, frames, 256]``."""
         batch, single = _as_batch(waveform, type(self).__name__)
-        out = self.mel(self.preprocess(batch))
-        for lstm in self.lstm[: self.layer + 1]:
-            out, _ = lstm(out)
+        out = self.layer_states(batch, upto=self.layer)[:, -1]
         return out[0] if single else out
 
     def embed_utterance(

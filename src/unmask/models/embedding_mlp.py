@@ -44,12 +44,7 @@ class _GE2EStates(nn.Module):
         self.ge2e = GE2E()
 
     def forward(self, blocks: torch.Tensor) -> torch.Tensor:
-        out = self.ge2e.mel(self.ge2e.preprocess(blocks))
-        states = []
-        for lstm in self.ge2e.lstm:
-            out, _ = lstm(out)
-            states.append(out)
-        return torch.stack(states, dim=1)
+        return self.ge2e.layer_states(blocks)
 
 
 class _SpeechEmbeddingStates(nn.Module):

@@ -103,8 +103,9 @@ class FeatureCache:
         self.reused = [(Path(cache_dir) / name, tuple(int(i) for i in index)) for name, index in reusable
                        if (Path(cache_dir) / name).is_dir()]
 
-    def file_for(self, sha: str, tag: str) -> Path:
-        return self.root / sha[:2] / f"{sha}.{tag}.npy"
+    def file_for(self, sha: str, tag: str, root: Path | None = None) -> Path:
+        """A view's file in this front-end's cache, or in ``root`` (a reused one)."""
+        return (self.root if root is None else root) / sha[:2] / f"{sha}.{tag}.npy"
 
     def find(self, sha: str, tag: str) -> tuple[Path, tuple[int, ...] | None] | None:
         """Where a view is cached: this front-end's own file, else a reusable cache's (with its layers)."""
@@ -112,7 +113,7 @@ class FeatureCache:
         if own.is_file():
             return own, None
         for root, index in self.reused:
-            other = root / sha[:2] / f"{sha}.{tag}.npy"
+            other = self.file_for(sha, tag, root)
             if other.is_file():
                 return other, index
         return None
@@ -189,8 +190,7 @@ class FeatureCache:
                     view = np.asarray(augment(wave.copy(), rng), dtype=np.float32)
                 blocks = clip_blocks(view, self.model.block_samples, self.model.window_samples)
                 todo.put((index, files[v], blocks))
-        return CachedClip(str(path), int(target), str(group), str(system), files,
-                          layers if any(i is not None for i in layers) else None)
+        return CachedClip(str(path), int(target), str(group), str(system), files, layers)
 
     # ------------------------------------------------------------------ consumer: encode + write
     @torch.inference_mode()
