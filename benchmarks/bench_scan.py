@@ -15,8 +15,9 @@ formants, fricative noise bursts and pauses) as 60 s, 16 kHz FLAC files, then ti
 * ``aasist``: the official AASIST architecture (random weights), its 64,600-sample window, hop = window
   (the official evaluation scores non-overlapping inputs);
 * ``candidate``: any checkpoint (``--candidate PATH``), e.g. a study's model before it is bundled;
-* ``music``: the bundled music detector (``music.pt``, SpecTTTra, 30-s windows every 15 s), or that
-  architecture with random weights; target >= 50x real time on 2 cores (issue 15).
+* ``music``: the bundled music detector (``music.pt``, artifact-spectrum, 30-s windows every 15 s), or
+  the SpecTTTra architecture with random weights when it is missing; target >= 50x real time on 2
+  cores (issue 15).
 
 Each model runs in a fresh subprocess so the peak RSS (``resource.getrusage``) is its own. Decoding is
 included in the wall time (it overlaps with scoring in a background thread, as in ``unmask scan``).
@@ -114,7 +115,8 @@ def build_detector(which: str, batch_size: int, candidate: Path | None = None):
         return Detector.load("lfcc-gmm", batch_size=batch_size), "bundled lfcc-gmm.pt (the previous default)"
     if which == "music":  # 30-s windows every 15 s: its speed does not depend on what the audio holds
         if bundled_model_path("music").is_file():
-            return Detector.load("music", batch_size=batch_size), "bundled music.pt (SpecTTTra, 30-s windows)"
+            label = "bundled music.pt (artifact-spectrum, 30-s windows)"
+            return Detector.load("music", batch_size=batch_size), label
         model = build_model("spectttra")
         return Detector(model, name="spectttra (random init)").with_settings(batch_size=batch_size), \
             "SpecTTTra default config, random init"

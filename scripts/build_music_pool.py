@@ -12,6 +12,9 @@ passed through one encoding chain for both classes.
     unmask data synthesize copy --real ../data/music/copy-twins.csv --domain music \
         --systems griffinlim,griffinlim-mel,lpc --out ../data/music-copy-raw
     python scripts/build_music_pool.py --out ../data/music-copy --only ../data/music-copy-raw/manifest.csv
+
+The other songs are copied by the neural vocoder zoo, one system per song (``zoo-twins-<family>.csv``;
+commands in docs/music.md), and chained the same way with one ``--only`` per system's manifest.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ import sys
 from pathlib import Path
 
 from unmask.data.music_pool import (
+    ZOO_FAMILIES,
     EncodingChain,
     ace_step_tracks,
+    assign_families,
     build_music_pool,
     debian_tracks,
     manifest_tracks,
@@ -64,10 +69,13 @@ def main() -> None:
     parser.add_argument("--codec", default="mp3", help="every excerpt's lossy round trip; 'none': none")
     parser.add_argument("--bitrate", type=int, default=96000)
     parser.add_argument("--twin-share", type=int, default=3, help="copy-synthesise 1 in N songs")
-    parser.add_argument("--only", type=Path, help="only this manifest's music rows (copy fakes)")
+    parser.add_argument("--only", type=Path, action="append", default=[],
+                        help="only these manifests' music rows (copy fakes); repeat for several")
+    parser.add_argument("--zoo-families", default=",".join(ZOO_FAMILIES),
+                        help="neural vocoder families that copy the songs without DSP twins, one per song")
     args = parser.parse_args()
 
-    tracks = manifest_tracks(args.only) if args.only else gather(args)
+    tracks = [t for only in args.only for t in manifest_tracks(only)] if args.only else gather(args)
     chain = EncodingChain(args.rate, None if args.codec == "none" else args.codec, args.bitrate)
     print(f"{len(tracks)} tracks; chain: {chain.describe()}", file=sys.stderr)
     manifest, problems = build_music_pool(tracks, args.out, chain, length_s=args.length, count=args.count,
@@ -86,6 +94,10 @@ def main() -> None:
         return
     twins = write_twin_manifest(frame, args.out, args.twin_share)
     print(f"wrote {twins}: the reals of 1 in {args.twin_share} songs per source, for copy-synthesis")
+    chosen = set(pd.read_csv(twins)["song"])
+    reals = frame[(frame["label"] == "real") & ~frame["song"].isin(chosen)]
+    for family, path in write_zoo_twin_manifests(reals, args.out, args.zoo_families.split(",")).items():
+        print(f"wrote {path}: the reals of the songs the {family} vocoder copies")
 
 
 def write_twin_manifest(frame, out_dir: Path, share: int) -> Path:
@@ -101,6 +113,19 @@ def write_twin_manifest(frame, out_dir: Path, share: int) -> Path:
     path = out_dir / "copy-twins.csv"
     reals[reals["song"].isin(chosen)].to_csv(path, index=False)
     return path
+
+
+def write_zoo_twin_manifests(reals, out_dir: Path, families: list[str]) -> dict[str, Path]:
+    """``zoo-twins-<family>.csv``: the songs without DSP twins, each given to one neural vocoder family.
+
+    One family per song keeps a real twin for every fake, yet holding out a family drops only its own
+    songs' reals from training (see :func:`unmask.data.music_pool.assign_families`)."""
+    given = assign_families(sorted(set(reals["song"])), families)
+    paths = {}
+    for family in families:
+        paths[family] = out_dir / f"zoo-twins-{family}.csv"
+        reals[reals["song"].map(given) == family].to_csv(paths[family], index=False)
+    return paths
 
 
 if __name__ == "__main__":

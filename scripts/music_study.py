@@ -1,7 +1,10 @@
-"""Leave-one-family-out study of the SpecTTTra music detector on the music pool, then the final model.
+"""Leave-one-family-out study of a music detector on the music pool, then the final model.
 
     python scripts/music_study.py ../data/music/manifest.csv ../data/music-copy/manifest.csv \
-        --out runs/music-spectttra [--export src/unmask/assets/music.pt]
+        ../data/music-zoo/manifest.csv --one-family-per-song griffinlim,griffinlim-mel,lpc \
+        --out runs/music-artifact-spectrum [--export src/unmask/assets/music.pt]
+
+``--model artifact-spectrum`` (the default) or ``spectttra`` (the first, failed attempt).
 
 Protocol:
 - **Folds.** Every fake generator family is one fold, and so is every real source (a Debian package, a
@@ -18,8 +21,9 @@ Protocol:
 - **Calibration.** Platt scaling on the pooled out-of-fold logits. Then a final model trains on every
   fold and is saved with a model card.
 
-The front-end has no parameters, so each clip's features are computed once (``SpecTTTra.features``),
-and only ``classify`` trains.
+Neither front-end has parameters, so each clip's features are computed once (``model.features``):
+artifact-spectrum then fits a logistic regression per fold (``fit_features``), spectttra trains its
+``classify`` by gradient steps.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from unmask.data.manifest import Manifest, read_manifest
 from unmask.detect.calibration import Calibrator
 from unmask.detect.pipeline import tile_to
 from unmask.errors import UnmaskError
+from unmask.eval.corruptions import apply_corruption, get_corruption
 from unmask.eval.metrics import compute_eer
 from unmask.eval.protocols import without_shared
 from unmask.io import load_audio
@@ -54,6 +59,15 @@ CHANNEL = [  # the default speech recipe's channel views, minus rooms (mixing en
      "bitrates": {"mp3": [32000, 64000, 128000], "aac": [32000, 64000, 128000],
                   "opus": [16000, 32000, 64000]}},
 ]
+
+
+SUMMARIES = {
+    "spectttra": "SpecTTTra-style music detector (temporal + spectral mel tokens, codec-residual tokens, "
+                 "2-layer transformer) on 30-s windows at 16 kHz.",
+    "artifact-spectrum": "Music detector on the regularity of the long-term spectrum's ripple (the "
+                         "spectrum of the log-spectrum minus its running median), logistic regression, "
+                         "30-s windows at 16 kHz.",
+}
 
 
 def fold_of(row: pd.Series) -> str:
@@ -89,28 +103,34 @@ def one_family_per_song(frame: pd.DataFrame, families: tuple[str, ...]) -> np.nd
     return keep
 
 
+def is_estimated(model) -> bool:
+    """Fitted once on cached features (artifact-spectrum), not trained by gradient steps (spectttra)."""
+    return model.capabilities.training == "estimation"
+
+
+def model_features(model, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+    return {"spectrum": model.features(batch)} if is_estimated(model) else model.features(batch)
+
+
 @torch.inference_mode()
 def compute_features(model, paths: list[Path], seed: int) -> dict[str, np.ndarray]:
-    """``{"mel": [clips, 2, ...], "residual": [...]}``: view 0 clean, view 1 through :data:`CHANNEL`."""
+    """``{name: [clips, 2, ...]}``: view 0 clean, view 1 through :data:`CHANNEL`."""
     augment = build_augmentation(CHANNEL, sample_rate=model.sample_rate)
-    views: list[list[torch.Tensor]] = []
+    out: dict[str, list] = {}
     started = time.perf_counter()
-    for i, path in enumerate(paths):
-        wave = load_audio(path, model.sample_rate)
-        # the channel draw depends on the clip, not on its place in the list: a cache can grow
-        rng = np.random.default_rng([seed, int(hashlib.sha1(str(path).encode()).hexdigest()[:12], 16)])
-        pair = [tile_to(wave, model.window_samples),
-                tile_to(np.asarray(augment(wave.copy(), rng), dtype=np.float32), model.window_samples)]
-        views.append(pair)
-        if (i + 1) % 200 == 0:
-            print(f"features: {i + 1} of {len(paths)} ({time.perf_counter() - started:.0f} s)", flush=True)
-    out: dict[str, list] = {"mel": [], "residual": []}
-    for start in range(0, len(views), 32):
-        batch = torch.from_numpy(np.stack([v for pair in views[start : start + 32] for v in pair]))
-        feats = model.features(batch)
-        for key in out:
-            value = feats[key].numpy().astype(np.float16)
-            out[key].append(value.reshape(-1, 2, *value.shape[1:]))
+    for start in range(0, len(paths), 16):
+        pairs = []
+        for path in paths[start : start + 16]:
+            wave = load_audio(path, model.sample_rate)
+            # the channel draw depends on the clip, not on its place in the list: a cache can grow
+            rng = np.random.default_rng([seed, int(hashlib.sha1(str(path).encode()).hexdigest()[:12], 16)])
+            pairs += [tile_to(wave, model.window_samples),
+                      tile_to(np.asarray(augment(wave.copy(), rng), dtype=np.float32), model.window_samples)]
+        for key, value in model_features(model, torch.from_numpy(np.stack(pairs))).items():
+            value = value.numpy().astype(np.float16 if value.ndim > 2 else np.float32)
+            out.setdefault(key, []).append(value.reshape(-1, 2, *value.shape[1:]))
+        print(f"features: {min(start + 16, len(paths))} of {len(paths)} "
+              f"({time.perf_counter() - started:.0f} s)", flush=True)
     return {key: np.concatenate(parts) for key, parts in out.items()}
 
 
@@ -121,17 +141,29 @@ def cached_features(model, paths: list[Path], seed: int, cache: Path) -> dict[st
     if cache.is_file():
         saved = np.load(cache)
         order = list(saved["paths"]) if "paths" in saved else []
-        held = {k: saved[k] for k in ("mel", "residual")} if order else {}
+        held = {k: saved[k] for k in saved.files if k != "paths"} if order else {}
     index = {p: i for i, p in enumerate(order)}
     missing = [p for p in map(str, paths) if p not in index]
     if missing:
         new = compute_features(model, [Path(p) for p in missing], seed)
-        held = {k: np.concatenate([held[k], new[k]]) if held else new[k] for k in ("mel", "residual")}
+        held = {k: np.concatenate([held[k], new[k]]) if held else new[k] for k in new}
         order += missing
         index = {p: i for i, p in enumerate(order)}
         np.savez(cache, paths=np.array(order), **held)
     rows = np.array([index[str(p)] for p in paths])
     return {k: v[rows] for k, v in held.items()}
+
+
+def fit_estimated(model, feats: dict[str, np.ndarray], frame: pd.DataFrame, train: np.ndarray, seed: int):
+    """Fits ``model`` on both views of rows ``train``; within a class every fold weighs the same, as the
+    gradient models' batches draw them."""
+    rows = np.flatnonzero(train)
+    per_fold = frame.fold[train].map(frame.fold[train].value_counts()).to_numpy()
+    x = feats["spectrum"][rows]
+    model.fit_features(np.concatenate([x[:, 0], x[:, 1]]),
+                       np.tile((frame.label[train] == "fake").to_numpy().astype(int), 2),
+                       sample_weight=np.tile(1.0 / per_fold, 2), seed=seed)
+    return model.eval()
 
 
 def train_classifier(model, feats: dict[str, np.ndarray], frame: pd.DataFrame, train: np.ndarray, steps: int,
@@ -167,24 +199,74 @@ def logits_of(model, feats: dict[str, np.ndarray], rows: np.ndarray, view: int) 
     out = []
     for start in range(0, len(rows), 64):
         chunk = rows[start : start + 64]
-        out.append(model.classify({k: torch.from_numpy(v[chunk, view].astype(np.float32))
-                                   for k, v in feats.items()}).numpy())
+        inputs = {k: torch.from_numpy(v[chunk, view].astype(np.float32)) for k, v in feats.items()}
+        out.append((model.score_features(inputs["spectrum"]) if is_estimated(model)
+                    else model.classify(inputs)).numpy())
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def run_folds(config, feats, frame, steps, seed) -> tuple[pd.DataFrame, dict[str, dict]]:
+def train_model(name: str, config: dict, feats, frame, train: np.ndarray, steps: int, seed: int):
+    model = build_model(name, config)
+    if is_estimated(model):
+        return fit_estimated(model, feats, frame, train, seed)
+    return train_classifier(model, feats, frame, train, steps, seed)
+
+
+def corruption_sample(frame: pd.DataFrame, per_fold: int, seed: int) -> np.ndarray:
+    """Rows scored under corruption: at most ``per_fold`` clips of each fold, drawn with ``seed``."""
+    chosen = np.zeros(len(frame), dtype=bool)
+    for _, rows in frame.groupby("fold"):
+        picks = np.random.default_rng(seed).permutation(rows.index.to_numpy())[:per_fold]
+        chosen[picks] = True
+    return chosen
+
+
+@torch.inference_mode()
+def corrupted_logits(model, paths: list[Path], conditions: list[tuple[str, int]], seed: int) -> np.ndarray:
+    """``[clips, conditions]``: each held-out clip through each corruption, scored by its fold's model."""
+    out = np.zeros((len(paths), len(conditions)))
+    for i, path in enumerate(paths):
+        wave = load_audio(path, model.sample_rate)
+        for j, (name, severity) in enumerate(conditions):
+            bad = apply_corruption(wave, model.sample_rate, name, severity, seed=seed + i)
+            out[i, j] = float(model(torch.from_numpy(tile_to(bad, model.window_samples))[None])[0])
+    return out
+
+
+def corruption_table(oof: pd.DataFrame, conditions: list[tuple[str, int]]) -> list[dict]:
+    """Pooled EER of the sampled held-out clips, clean and under each condition (one threshold each)."""
+    sample = oof[oof.corrupted]
+    y = (sample.label == "fake").to_numpy().astype(int)
+    table = [{"condition": "clean", "eer": round(compute_eer(sample.logit.to_numpy(), y).eer, 4)}]
+    for name, severity in conditions:
+        scores = sample[f"logit_{name}_{severity}"].to_numpy()
+        table.append({"condition": f"{name} {severity}", "setting": get_corruption(name).describe(severity),
+                      "eer": round(compute_eer(scores, y).eer, 4)})
+    return table
+
+
+def run_folds(name, config, feats, frame, steps, seed, conditions=(), per_fold=0,
+              paths=()) -> tuple[pd.DataFrame, dict[str, dict]]:
     oof = frame[["path", "label", "family", "source", "song", "fold"]].copy()
     oof["logit"], oof["logit_channel"] = np.nan, np.nan
+    oof["corrupted"] = corruption_sample(frame, per_fold, seed) if conditions else False
+    for condition, severity in conditions:
+        oof[f"logit_{condition}_{severity}"] = np.nan
     folds = {}
     for g in sorted(frame.fold.unique()):
         test = (frame.fold == g).to_numpy()
         train = without_shared(~test, test, frame.song)
         leaking = ~test & ~train
         started = time.perf_counter()
-        model = train_classifier(build_model("spectttra", config), feats, frame, train, steps, seed)
+        model = train_model(name, config, feats, frame, train, steps, seed)
         rows = np.flatnonzero(test)
         oof.loc[test, "logit"] = logits_of(model, feats, rows, 0)
         oof.loc[test, "logit_channel"] = logits_of(model, feats, rows, 1)
+        corrupt = np.flatnonzero(test & oof.corrupted.to_numpy())
+        if len(corrupt):
+            scores = corrupted_logits(model, [paths[r] for r in corrupt], list(conditions), seed)
+            for j, (condition, severity) in enumerate(conditions):
+                oof.loc[corrupt, f"logit_{condition}_{severity}"] = scores[:, j]
         folds[g] = {"n_test": int(test.sum()), "n_train": int(train.sum()),
                     "dropped_for_shared_songs": int(leaking.sum()),
                     "seconds": round(time.perf_counter() - started, 1)}
@@ -192,7 +274,7 @@ def run_folds(config, feats, frame, steps, seed) -> tuple[pd.DataFrame, dict[str
     return oof, folds
 
 
-def summarise(oof: pd.DataFrame, folds: dict[str, dict]) -> dict:
+def summarise(oof: pd.DataFrame, folds: dict[str, dict], pool_without: tuple[str, ...] = ()) -> dict:
     y = (oof.label == "fake").to_numpy().astype(int)
     pooled = compute_eer(oof.logit.to_numpy(), y)
     channel = compute_eer(oof.logit_channel.to_numpy(), y)
@@ -205,17 +287,33 @@ def summarise(oof: pd.DataFrame, folds: dict[str, dict]) -> dict:
             scores = np.concatenate([part.logit.to_numpy(), reals])
             labels = np.r_[np.ones(len(part)), np.zeros(len(reals))]
             info["eer_vs_all_reals"] = round(compute_eer(scores, labels).eer, 4)
-    return {"pooled_eer": round(pooled.eer, 4), "pooled_threshold_logit": round(float(pooled.threshold), 4),
-            "pooled_eer_channel_view": round(channel.eer, 4), "n_clips": len(oof),
-            "n_real": int((y == 0).sum()), "n_fake": int(y.sum()), "folds": folds}
+    summary = {"pooled_eer": round(pooled.eer, 4),
+               "pooled_threshold_logit": round(float(pooled.threshold), 4),
+               "pooled_eer_channel_view": round(channel.eer, 4), "n_clips": len(oof),
+               "n_real": int((y == 0).sum()), "n_fake": int(y.sum())}
+    if pool_without:
+        # the same out-of-fold scores pooled over fewer families: compares a study with extra training
+        # families (the vocoder zoo) to one without, on the clips both scored
+        kept = ~oof.family.isin(pool_without).to_numpy()
+        eer = compute_eer(oof.logit.to_numpy()[kept], y[kept]).eer
+        summary["pooled_eer_without"] = {"families": list(pool_without), "eer": round(eer, 4)}
+    return {**summary, "folds": folds}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("manifests", type=Path, nargs="+")
-    parser.add_argument("--out", type=Path, default=Path("runs/music-spectttra"))
+    parser.add_argument("--out", type=Path, default=Path("runs/music-artifact-spectrum"))
     parser.add_argument("--export", type=Path, help="also save the final model here (e.g. the bundled asset)")
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--model", default="artifact-spectrum", choices=sorted(SUMMARIES))
+    parser.add_argument("--config", default="{}", help="the model's config, JSON")
+    parser.add_argument("--steps", type=int, default=300, help="gradient steps (spectttra)")
+    parser.add_argument("--corruptions", default="",
+                        help="comma list of name:severity (unmask.eval.corruptions): score a sample of "
+                             "held-out clips through each, by their fold's model")
+    parser.add_argument("--corruption-clips", type=int, default=8, help="clips per fold for --corruptions")
+    parser.add_argument("--pool-without", default="",
+                        help="comma list of families: also report the pooled EER without their clips")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--features", type=Path, help="feature cache (.npz), shared between studies")
@@ -226,26 +324,34 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     frame, paths = load_table(args.manifests, tuple(args.one_family_per_song.split(",")) if
                               args.one_family_per_song else ())
-    config = {}
-    model = build_model("spectttra", config).eval()
+    config = json.loads(args.config)
+    model = build_model(args.model, config).eval()
     feats = cached_features(model, paths, args.seed, args.features or args.out / "features.npz")
-    oof, folds = run_folds(config, feats, frame, args.steps, args.seed)
+    conditions = [(c.split(":")[0], int(c.split(":")[1])) for c in filter(None, args.corruptions.split(","))]
+    oof, folds = run_folds(args.model, config, feats, frame, args.steps, args.seed, conditions,
+                           args.corruption_clips, paths)
     oof.to_csv(args.out / "out_of_fold.csv", index=False)
-    summary = summarise(oof, folds)
+    summary = summarise(oof, folds, tuple(filter(None, args.pool_without.split(","))))
+    if conditions:
+        summary["corruptions"] = {"clips": int(oof.corrupted.sum()), "per_fold": args.corruption_clips,
+                                  "table": corruption_table(oof, conditions)}
     calibrator = Calibrator().fit(oof.logit.to_numpy(), (oof.label == "fake").to_numpy().astype(int))
-    final = train_classifier(build_model("spectttra", config), feats, frame,
-                             np.ones(len(frame), dtype=bool), args.steps, args.seed)
-    card = {"summary": "SpecTTTra-style music detector (temporal + spectral mel tokens, codec-residual "
-                       "tokens, 2-layer transformer) on 30-s windows at 16 kHz.",
+    everything = np.ones(len(frame), dtype=bool)
+    final = train_model(args.model, config, feats, frame, everything, args.steps, args.seed)
+    families = sorted(frame.family[frame.label == "fake"].unique())
+    card = {"summary": SUMMARIES[args.model],
             "training_data": "scripts/build_music_pool.py: Debian game music (real), ACE-Step tracks "
                              "(immich-memories-music), realworld-dev's Deezer auto-encoder reconstructions, "
-                             "and copy-synthesis of the real excerpts; every clip through one chain.",
+                             "and copy-synthesis of the real excerpts; every clip through one chain. "
+                             f"Fake families: {', '.join(families)}.",
             "protocol": "leave one fake family / one real source out, no song on both sides; pooled "
-                        "out-of-fold EER; scripts/music_study.py",
+                        "out-of-fold EER; scripts/music_study.py "
+                        + " ".join(str(m) for m in args.manifests),
             "study": summary, "parameters": final.size_description(),
             "intended_use": "Triage of music for AI generation; a verdict to review, not proof.",
             "failure_modes": "Generators unlike the few families here (Suno, Udio, MusicGen and YuE are "
-                             "absent); real music unlike game soundtracks; songs shorter than 5 s."}
+                             "absent); real music unlike game soundtracks (electronic music with steady "
+                             "synthetic tones is called fake most often); songs shorter than 5 s."}
     checkpoint = Checkpoint(final, calibrator.to_dict(), card, version=__version__)
     save_checkpoint(args.out / "model.pt", checkpoint)
     if args.export and (summary["pooled_eer"] >= 0.5 or calibrator.scale <= 0):

@@ -15,6 +15,7 @@ from unmask.data.music_pool import (
     EncodingChain,
     Track,
     ace_step_tracks,
+    assign_families,
     build_music_pool,
     debian_tracks,
     excerpt_starts,
@@ -122,3 +123,14 @@ def test_debian_packages_archives_wheel_and_manifest_rows_become_songs(tmp_path)
     again, _ = build_music_pool(reals + fakes + rows, tmp_path / "pool", length_s=10.0, count=3,
                                 log=lambda _: None)  # a rerun keeps what is written and says the same
     assert pd.read_csv(again).equals(frame)
+
+
+def test_every_song_goes_to_one_family_and_the_families_share_them_evenly():
+    songs = [f"pkg/song-{k}" for k in range(10)] + ["pkg/song-3"]  # a repeated song is one song
+    given = assign_families(songs, ["melgan", "hifigan", "istft"])
+    assert set(given) == set(songs) and len(given) == 10
+    counts = pd.Series(given).value_counts()
+    assert sorted(counts.index) == ["hifigan", "istft", "melgan"] and counts.max() - counts.min() <= 1
+    assert assign_families(list(reversed(songs)), ["melgan", "hifigan", "istft"]) == given  # order-free
+    with pytest.raises(ValueError, match="at least one family"):
+        assign_families(songs, [])

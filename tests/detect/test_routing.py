@@ -95,3 +95,17 @@ def test_without_a_music_detector_music_is_found_and_said_not_judged(classifier,
     assert result.fake_probability == result.parts[0].fake_probability  # the speech part alone
     only_music = routed.scan_waveform(_music(12, 4), RATE, name="song.wav")
     assert only_music.verdict == "error" and "no music detector is installed" in only_music.error
+
+
+def test_the_bundled_music_model_judges_music_parts_by_default(tmp_path):
+    """``RoutedDetector.load()`` with no music model given: music goes to the bundled ``music`` model
+    (artifact-spectrum), which carries its study in its card."""
+    routed = RoutedDetector.load(device="cpu")
+    assert routed.detectors["music"].architecture == "artifact-spectrum"
+    study = routed.card["music"]["study"]
+    assert 0 < study["pooled_eer"] < 0.5 and "family:ace-step" in study["folds"]
+    song = np.concatenate([real_speech(6.0, tmp_path), _music(30, 11)])
+    result = routed.scan_waveform(song, RATE, name="intro-then-song.wav")
+    music = [p for p in result.parts if p.content == "music"]
+    assert music and music[0].model == "music" and 0.0 <= music[0].fake_probability <= 1.0
+    assert result.verdict != "error"

@@ -54,8 +54,17 @@ def test_the_services_own_load_of_auto_routes_with_the_bundled_classifier(tmp_pa
     config = ServiceConfig(data_dir=tmp_path, model="auto", device="cpu", max_duration_s=90.0)
     app = create_app(config, store=ServiceStore(config.url), start_workers=False)
     detector = app.state.detector
-    assert isinstance(detector, RoutedDetector) and set(detector.detectors) == {"speech"}
-    assert detector.detectors["speech"].settings.limits.max_duration_s == 90.0
+    assert isinstance(detector, RoutedDetector) and set(detector.detectors) == {"speech", "music"}
+    assert detector.detectors["music"].architecture == "artifact-spectrum"  # the bundled music model
+    for routed in detector.detectors.values():
+        assert routed.settings.limits.max_duration_s == 90.0
+
+
+def test_music_model_none_leaves_music_unjudged(tmp_path):
+    from unmask.detect.spec import DetectorSpec
+
+    detector = DetectorSpec(model="auto", device="cpu", music_model="none").build()
+    assert set(detector.detectors) == {"speech"}
 
 
 def test_music_model_without_auto_is_a_usage_error(tmp_path):

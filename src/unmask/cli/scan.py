@@ -45,8 +45,8 @@ from unmask.errors import UnmaskError
 if TYPE_CHECKING:
     from unmask.detect.spec import DetectorSpec
 
-MODEL_HELP = ("Bundled model name (default, lfcc-gmm), .pt or .onnx path, or auto: each part of a file to "
-              "the detector of its content, speech to default, music to --music-model (docs/music.md).")
+MODEL_HELP = ("Bundled model name (default, lfcc-gmm, music), .pt or .onnx path, or auto: each part of a "
+              "file to the detector of its content, speech to default, music to music (docs/music.md).")
 # Picked from folders and glob matches; a file named explicitly is scanned whatever its extension.
 MEDIA_EXTENSIONS = frozenset({
     ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".oga", ".webm", ".amr", ".mp4", ".mkv", ".mov",
@@ -418,8 +418,8 @@ def scan(
         None, "--max-duration", help="Refuse files longer than S seconds (default: 4 hours)."
     ),
     music_model: str | None = typer.Option(
-        None, "--music-model", help="With --model auto: a music detector checkpoint for music parts "
-        "(none ships yet; without one, music parts are found and said, not judged)."
+        None, "--music-model", help="With --model auto: the music detector for music parts (default: the "
+        "bundled music model; none: music parts are found and said, not judged)."
     ),
     engine: Engine = typer.Option(Engine.local, "--engine", help=ENGINE_HELP),
     address: str | None = typer.Option(None, "--address", help=ADDRESS_HELP),

@@ -53,7 +53,8 @@ def serve(
         help="Bundled model name or checkpoint path, or auto: speech parts to default, music parts to "
              "--music-model (docs/music.md)."),
     music_model: str | None = typer.Option(
-        None, "--music-model", help="With --model auto: a music detector checkpoint for music parts."),
+        None, "--music-model", help="With --model auto: the music detector for music parts (default: "
+        "the bundled music model; none: not judged)."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
     threads: int = typer.Option(0, min=0, help="Torch threads in all; 0 = one fewer than the CPU cores."),
     max_upload_mb: float = typer.Option(1024.0, min=0.001, help="Largest upload accepted, in MiB."),

@@ -191,6 +191,21 @@ def family_of(system: str) -> str:
     return re.sub(r"\s+", "-", name.strip().lower()) or "unknown"
 
 
+# The vocoder zoo's systems that copy music (unmask data train-vocoders): one per upsampling family, and
+# the RVQ codec at its highest rate (its lower rates are the same decoder).
+ZOO_FAMILIES = ("melgan", "hifigan", "upsample-conv", "subpixel", "istft", "codec-rvq-8")
+
+
+def assign_families(songs: Sequence[str], families: Sequence[str]) -> dict[str, str]:
+    """Each song to one family, round robin over the sorted songs, so every family gets nearly as many.
+
+    A song copied by one system only: holding that system out then removes just its songs from
+    training, where twins by every system would remove every twinned song from every fold."""
+    if not families:
+        raise ValueError("assign_families needs at least one family")
+    return {song: families[k % len(families)] for k, song in enumerate(sorted(set(songs)))}
+
+
 # ------------------------------------------------------------------------------------------ excerpts
 def excerpt_starts(duration_s: float, length_s: float, count: int, min_s: float) -> list[tuple[float, float]]:
     """``(start, length)`` of up to ``count`` non-overlapping excerpts spread evenly over a track; a track

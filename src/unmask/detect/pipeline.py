@@ -31,7 +31,7 @@ from unmask.models.checkpoint import Checkpoint, load_checkpoint
 
 # "lfcc-gmm" is the previous default (an LFCC-GMM ensemble, 2019-2022 demo pages only): kept for comparison
 # and for fusion; see its card (`unmask models show lfcc-gmm`).
-BUNDLED_MODELS = {"default": "default.pt", "lfcc-gmm": "lfcc-gmm.pt"}
+BUNDLED_MODELS = {"default": "default.pt", "lfcc-gmm": "lfcc-gmm.pt", "music": "music.pt"}
 # The least audio (in total, and above the silence floor) a file must hold before it gets a verdict is the
 # model's ``min_duration_s`` (part of the DetectorModel contract, 0.5 s unless a model needs more);
 # ScanSettings.min_duration_s overrides it.

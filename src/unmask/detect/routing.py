@@ -62,11 +62,13 @@ class RoutedDetector:
 
     @classmethod
     def load(cls, speech: str = "default", music: str | None = None, **settings: Any) -> RoutedDetector:
-        """``music`` None: no music detector ships yet (the first one was worse than chance on held-out
-        sources, docs/music.md), so music parts are found and said, not judged."""
+        """``music`` None: the bundled music detector (``music``, docs/music.md); ``"none"``: music parts
+        are found and said, not judged."""
         device = settings.pop("device", "auto")
         runtime = settings.pop("runtime", None)
-        models = {"speech": speech, "music": music}
+        if music is None:
+            music = "music"
+        models = {"speech": speech, "music": None if music == "none" else music}
         detectors = {kind: Detector.load(model, device=device, runtime=runtime, **settings)
                      for kind, model in models.items() if model is not None}
         return cls(detectors, bundled_content_classifier())

@@ -21,6 +21,7 @@ _DETECTOR_MODULES = (
     "unmask.models.embedding_mlp",
     "unmask.models.score_fusion",
     "unmask.models.spectttra",
+    "unmask.models.artifact_spectrum",
 )
 
 
