@@ -134,3 +134,17 @@ def test_every_song_goes_to_one_family_and_the_families_share_them_evenly():
     assert assign_families(list(reversed(songs)), ["melgan", "hifigan", "istft"]) == given  # order-free
     with pytest.raises(ValueError, match="at least one family"):
         assign_families(songs, [])
+
+
+def test_a_silent_excerpt_is_reported_and_left_out_also_on_a_rerun(tmp_path):
+    tune = load_audio(_tune(tmp_path / "in" / "tune.wav", 6.0, seed=3), RATE)
+    wave = np.concatenate([tune, np.zeros(6 * RATE, dtype=np.float32)])  # music, then digital silence
+    sf.write(tmp_path / "in" / "then-silence.wav", wave, RATE)
+    track = Track(tmp_path / "in" / "then-silence.wav", "real", "human", "human", "debian/pkg", "pkg/t", "x")
+    for _ in range(2):  # the second run finds the written excerpt and checks it again
+        manifest, problems = build_music_pool([track], tmp_path / "out", EncodingChain(16000, None),
+                                              length_s=5.0, count=2, min_s=1.0, log=lambda _: None)
+        frame = pd.read_csv(manifest)
+        assert len(frame) == 1 and frame.start_s[0] < 6.0
+        assert len(problems) == 1 and "is silent" in problems[0] and "left out" in problems[0]
+    assert len(list((tmp_path / "out").rglob("*.flac"))) == 1

@@ -207,6 +207,7 @@ def assign_families(songs: Sequence[str], families: Sequence[str]) -> dict[str, 
 
 
 # ------------------------------------------------------------------------------------------ excerpts
+SILENT_PEAK = 1e-4  # -80 dBFS: an excerpt whose loudest sample is below this holds no music
 def excerpt_starts(duration_s: float, length_s: float, count: int, min_s: float) -> list[tuple[float, float]]:
     """``(start, length)`` of up to ``count`` non-overlapping excerpts spread evenly over a track; a track
     shorter than ``length_s`` is one excerpt of itself, and one shorter than ``min_s`` none."""
@@ -236,7 +237,12 @@ def build_music_pool(tracks: Sequence[Track], out_dir: Path, chain: EncodingChai
             if not spans:
                 problems.append(f"{track.path}: {info.duration_s:.1f} s, shorter than {min_s:g} s; left out")
             for k, (start, length) in enumerate(spans):
-                rows.append(_write_excerpt(track, k, start, length, info, chain, out_dir))
+                row = _write_excerpt(track, k, start, length, info, chain, out_dir)
+                if row is None:
+                    problems.append(f"{track.path}: the excerpt at {start:.1f} s is silent "
+                                    f"(peak below {SILENT_PEAK:g}); left out")
+                else:
+                    rows.append(row)
         except UnmaskError as exc:
             problems.append(f"{track.path}: {exc}")
         if (number + 1) % 25 == 0:
@@ -269,14 +275,21 @@ def unique_tracks(tracks: Sequence[Track]) -> tuple[list[Track], list[str]]:
 
 
 def _write_excerpt(track: Track, k: int, start: float, length: float, info, chain: EncodingChain,
-                   out_dir: Path) -> dict[str, object]:
+                   out_dir: Path) -> dict[str, object] | None:
+    """The manifest row of one excerpt, written through ``chain`` unless already there; None (and no file)
+    for a silent excerpt: a stretch of digital silence is neither real nor fake music."""
     # Two files of one song (same name in two folders) must not share excerpt names: a short hash of the
     # track's path tells them apart, and stays the same from run to run.
     tag = hashlib.sha1(str(track.path).encode()).hexdigest()[:6]
     relative = Path(track.label) / _slug(track.source) / f"{_slug(track.song)}-{tag}-{k:02d}.flac"
     target = out_dir / relative
-    if not target.is_file():
+    if target.is_file():
+        if float(np.max(np.abs(load_audio(target, chain.sample_rate)), initial=0.0)) < SILENT_PEAK:
+            return None
+    else:
         wave = load_audio(track.path, chain.sample_rate, start_s=start, duration_s=length)
+        if float(np.max(np.abs(wave), initial=0.0)) < SILENT_PEAK:
+            return None
         target.parent.mkdir(parents=True, exist_ok=True)
         save_audio(target, chain.apply(wave), chain.sample_rate)
     return {"path": relative.as_posix(), "label": track.label, "domain": "music", "system": track.system,
