@@ -177,3 +177,24 @@ def test_evaluate_tables_keep_group_names_whole_at_80_columns():
     long_row = next(line for line in lines if line.startswith("elevenlabs") and "[1]" in line)
     assert len(long_row.split()) >= 8  # the metrics stay on the name's line
     assert any(line.strip() == f"[1] {sources[2]}" for line in lines)
+
+
+def test_evaluate_with_auto_routes_each_row_and_its_segment(tmp_path):
+    """`--model auto` in evaluate is the routed detector `unmask scan --model auto` builds: music rows go
+    to the bundled music model, and a row's start/end segment is routed alone."""
+    from routing_fixtures import RATE as MUSIC_RATE
+    from routing_fixtures import music
+
+    records = []
+    for i, label in enumerate(("real", "fake", "real")):
+        path = save_audio(tmp_path / f"song{i}.flac", music(12, 20 + i), MUSIC_RATE)
+        records.append({"path": str(path), "label": label, "source": "songs"})
+    frame = pd.DataFrame(records)
+    frame["start"], frame["end"] = ["", "", "1.0"], ["", "", "11.0"]
+    frame.to_csv(tmp_path / "songs.csv", index=False)
+    out = tmp_path / "scores.csv"
+    args = ["evaluate", str(tmp_path / "songs.csv"), "--model", "auto", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    scores = pd.read_csv(out)
+    assert len(scores) == 3 and scores["fake_probability"].between(0, 1).all()

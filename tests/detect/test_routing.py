@@ -109,3 +109,16 @@ def test_the_bundled_music_model_judges_music_parts_by_default(tmp_path):
     music = [p for p in result.parts if p.content == "music"]
     assert music and music[0].model == "music" and 0.0 <= music[0].fake_probability <= 1.0
     assert result.verdict != "error"
+
+
+def test_a_segment_is_routed_alone_with_times_from_the_files_start(routed, tmp_path):
+    from unmask.io import save_audio
+
+    wave = np.concatenate([_noise(5, 2), real_speech(10.0, tmp_path), _music(12, 6)])
+    path = save_audio(tmp_path / "long.flac", wave, RATE)
+    result = routed.scan_segment(path, 5.0, 27.0)  # the speech and the music, not the noise before
+    assert [p.content for p in result.parts] == ["speech", "music"]
+    assert result.parts[0].start_s == pytest.approx(5.0)
+    assert result.parts[-1].end_s == pytest.approx(27.0, abs=0.5)
+    assert all(w.start_s >= 5.0 for w in result.timeline)
+    assert result.parts[1].start_s == pytest.approx(15.0, abs=1.0)

@@ -45,7 +45,9 @@ SHOWN_METRICS = ("n_real", "n_fake", "eer", "min_dcf", "auc", "f1", "ece")
 
 def evaluate(
     manifest: Path = typer.Argument(..., help="Manifest CSV (path,label[,system,source,...])."),
-    model: str = typer.Option("default", "--model", "-m", help="Bundled model name, .pt or .onnx path."),
+    model: str = typer.Option(
+        "default", "--model", "-m", help="Bundled model name, .pt or .onnx path, or auto (speech and music "
+        "parts to their own detectors, docs/music.md)."),
     by: str = typer.Option("", "--by", help="Comma-separated manifest columns to break metrics down by."),
     out: Path | None = typer.Option(
         None, "--out", help="Write per-clip scores (manifest columns + fake_probability) to this CSV."
@@ -63,7 +65,7 @@ def evaluate(
 ) -> None:
     """Score a labelled manifest with a model and report metrics, pooled and per group."""
     from unmask.data.manifest import read_manifest
-    from unmask.detect.pipeline import Detector
+    from unmask.detect.spec import DetectorSpec
     from unmask.eval.metrics import summarize, summarize_by
 
     if engine == Engine.local:
@@ -73,8 +75,10 @@ def evaluate(
         raise typer.Exit(EXIT_USAGE)
     try:
         parsed = read_manifest(manifest)
-        # "auto": the CPU for onnx. On Ray the model is loaded here on the CPU too: a bad one fails now.
-        detector = Detector.load(model, device="cpu" if engine == Engine.ray else device, runtime=runtime)
+        # runtime "auto": the CPU for onnx. On Ray the model is loaded here on the CPU too: a bad one fails
+        # now. Built from a DetectorSpec as `unmask scan` builds it, so --model auto routes here too.
+        detector = DetectorSpec(model=model, device="cpu" if engine == Engine.ray else device,
+                                runtime=runtime).build()
     except UnmaskError as exc:
         error(str(exc))
         raise typer.Exit(EXIT_USAGE) from exc

@@ -120,6 +120,23 @@ class RoutedDetector:
         for path in paths:
             yield self.scan(path)
 
+    def scan_segment(self, path: str | Path, start_s: float | None, end_s: float | None) -> ScanResult:
+        """Route only ``start_s``..``end_s`` of a file (a manifest row with start/end), as
+        :meth:`Detector.scan_segment` does; parts and windows keep times from the file's start."""
+        start = float(start_s or 0.0)
+        duration = None if end_s is None else float(end_s) - start
+        try:
+            wave = load_audio(path, self.sample_rate, start_s=start, duration_s=duration,
+                              limits=self.settings.limits)
+        except UnmaskError as exc:
+            return ScanResult.failed(str(path), str(exc), model=self.name)
+        result = self.scan_waveform(wave, self.sample_rate, name=str(path))
+        result.timeline = [replace(w, start_s=round(w.start_s + start, 3), end_s=round(w.end_s + start, 3))
+                           for w in result.timeline]
+        result.parts = [replace(p, start_s=round(p.start_s + start, 3), end_s=round(p.end_s + start, 3))
+                        for p in result.parts]
+        return result
+
     def scan_waveform(self, wave: np.ndarray, sample_rate: int, name: str = "<waveform>") -> ScanResult:
         if sample_rate != self.sample_rate:
             raise ValueError(f"expected {self.sample_rate} Hz audio, got {sample_rate} Hz")
