@@ -92,16 +92,16 @@ def main() -> None:
     print(f"wrote {manifest} ({len(frame)} excerpts, {frame['song'].nunique()} songs)")
     if args.only:
         return
-    twins = write_twin_manifest(frame, args.out, args.twin_share)
+    twins, chosen = write_twin_manifest(frame, args.out, args.twin_share)
     print(f"wrote {twins}: the reals of 1 in {args.twin_share} songs per source, for copy-synthesis")
-    chosen = set(pd.read_csv(twins)["song"])
     reals = frame[(frame["label"] == "real") & ~frame["song"].isin(chosen)]
     for family, path in write_zoo_twin_manifests(reals, args.out, args.zoo_families.split(",")).items():
         print(f"wrote {path}: the reals of the songs the {family} vocoder copies")
 
 
-def write_twin_manifest(frame, out_dir: Path, share: int) -> Path:
+def write_twin_manifest(frame, out_dir: Path, share: int) -> tuple[Path, set[str]]:
     """The reals of every ``share``-th song of each source: the songs copy-synthesis fakes are made of.
+    Returns the manifest written and those songs.
 
     Only some songs get fake twins. A fold that holds out a copy-synthesis family drops the reals of its
     songs from training (no song on both sides), and twins of every song would leave that fold no reals.
@@ -112,7 +112,7 @@ def write_twin_manifest(frame, out_dir: Path, share: int) -> Path:
         chosen.update(sorted(set(songs))[::share])
     path = out_dir / "copy-twins.csv"
     reals[reals["song"].isin(chosen)].to_csv(path, index=False)
-    return path
+    return path, chosen
 
 
 def write_zoo_twin_manifests(reals, out_dir: Path, families: list[str]) -> dict[str, Path]:

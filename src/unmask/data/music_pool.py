@@ -208,6 +208,8 @@ def assign_families(songs: Sequence[str], families: Sequence[str]) -> dict[str, 
 
 # ------------------------------------------------------------------------------------------ excerpts
 SILENT_PEAK = 1e-4  # -80 dBFS: an excerpt whose loudest sample is below this holds no music
+
+
 def excerpt_starts(duration_s: float, length_s: float, count: int, min_s: float) -> list[tuple[float, float]]:
     """``(start, length)`` of up to ``count`` non-overlapping excerpts spread evenly over a track; a track
     shorter than ``length_s`` is one excerpt of itself, and one shorter than ``min_s`` none."""
@@ -283,13 +285,12 @@ def _write_excerpt(track: Track, k: int, start: float, length: float, info, chai
     tag = hashlib.sha1(str(track.path).encode()).hexdigest()[:6]
     relative = Path(track.label) / _slug(track.source) / f"{_slug(track.song)}-{tag}-{k:02d}.flac"
     target = out_dir / relative
-    if target.is_file():
-        if float(np.max(np.abs(load_audio(target, chain.sample_rate)), initial=0.0)) < SILENT_PEAK:
-            return None
-    else:
-        wave = load_audio(track.path, chain.sample_rate, start_s=start, duration_s=length)
-        if float(np.max(np.abs(wave), initial=0.0)) < SILENT_PEAK:
-            return None
+    written = target.is_file()  # a rerun checks the excerpt it wrote before (an older builder kept silence)
+    wave = (load_audio(target, chain.sample_rate) if written else
+            load_audio(track.path, chain.sample_rate, start_s=start, duration_s=length))
+    if float(np.max(np.abs(wave), initial=0.0)) < SILENT_PEAK:
+        return None
+    if not written:
         target.parent.mkdir(parents=True, exist_ok=True)
         save_audio(target, chain.apply(wave), chain.sample_rate)
     return {"path": relative.as_posix(), "label": track.label, "domain": "music", "system": track.system,

@@ -274,19 +274,12 @@ class Detector:
     def scan_segment(self, path: str | Path, start_s: float | None, end_s: float | None) -> ScanResult:
         """Score only ``start_s``..``end_s`` of a file (a manifest row with start/end); times in the
         timeline stay relative to the file's start."""
-        start = float(start_s or 0.0)
-        duration = None if end_s is None else float(end_s) - start
         try:
-            wave = load_audio(
-                path, self.model.sample_rate, start_s=start, duration_s=duration, limits=self.settings.limits
-            )
+            wave = load_segment(path, self.model.sample_rate, start_s, end_s, self.settings.limits)
         except UnmaskError as exc:
             return ScanResult.failed(str(path), str(exc), model=self.name)
         result = self.scan_waveform(wave, self.model.sample_rate, name=str(path))
-        result.timeline = [
-            WindowScore(round(w.start_s + start, 3), round(w.end_s + start, 3), w.fake_probability)
-            for w in result.timeline
-        ]
+        result.timeline = shift_times(result.timeline, float(start_s or 0.0))
         return result
 
     def scan_waveform(self, wave: np.ndarray, sample_rate: int, name: str = "<waveform>") -> ScanResult:
@@ -523,6 +516,20 @@ def _strip_runs(
 def _to_numpy(logits: torch.Tensor) -> np.ndarray:
     """Model output on any device -> float64 numpy on the CPU."""
     return logits.detach().to("cpu", torch.float64).numpy()
+
+
+def load_segment(path: str | Path, sample_rate: int, start_s: float | None, end_s: float | None,
+                 limits: MediaLimits | None) -> np.ndarray:
+    """Samples ``start_s``..``end_s`` of a file (a manifest row's segment; None: its start or end)."""
+    start = float(start_s or 0.0)
+    duration = None if end_s is None else float(end_s) - start
+    return load_audio(path, sample_rate, start_s=start, duration_s=duration, limits=limits)
+
+
+def shift_times(items: list, offset_s: float) -> list:
+    """Windows or parts scored on a segment, with times from the file's start instead of the segment's."""
+    return [replace(x, start_s=round(x.start_s + offset_s, 3), end_s=round(x.end_s + offset_s, 3))
+            for x in items]
 
 
 def tile_to(samples: np.ndarray, length: int) -> np.ndarray:

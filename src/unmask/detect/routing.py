@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from unmask.detect.content import ContentClassifier, Part
-from unmask.detect.pipeline import Detector
-from unmask.detect.result import PartScore, ScanResult, WindowScore
+from unmask.detect.pipeline import Detector, load_segment, shift_times
+from unmask.detect.result import PartScore, ScanResult
 from unmask.errors import UnmaskError
 from unmask.io import load_audio
 
@@ -123,18 +123,13 @@ class RoutedDetector:
     def scan_segment(self, path: str | Path, start_s: float | None, end_s: float | None) -> ScanResult:
         """Route only ``start_s``..``end_s`` of a file (a manifest row with start/end), as
         :meth:`Detector.scan_segment` does; parts and windows keep times from the file's start."""
-        start = float(start_s or 0.0)
-        duration = None if end_s is None else float(end_s) - start
         try:
-            wave = load_audio(path, self.sample_rate, start_s=start, duration_s=duration,
-                              limits=self.settings.limits)
+            wave = load_segment(path, self.sample_rate, start_s, end_s, self.settings.limits)
         except UnmaskError as exc:
             return ScanResult.failed(str(path), str(exc), model=self.name)
         result = self.scan_waveform(wave, self.sample_rate, name=str(path))
-        result.timeline = [replace(w, start_s=round(w.start_s + start, 3), end_s=round(w.end_s + start, 3))
-                           for w in result.timeline]
-        result.parts = [replace(p, start_s=round(p.start_s + start, 3), end_s=round(p.end_s + start, 3))
-                        for p in result.parts]
+        result.timeline = shift_times(result.timeline, float(start_s or 0.0))
+        result.parts = shift_times(result.parts, float(start_s or 0.0))
         return result
 
     def scan_waveform(self, wave: np.ndarray, sample_rate: int, name: str = "<waveform>") -> ScanResult:
@@ -166,8 +161,7 @@ class RoutedDetector:
         start = int(round(part.start_s * self.sample_rate))
         stop = int(round(part.end_s * self.sample_rate))
         result = detector.scan_waveform(wave[start:stop], self.sample_rate)
-        result.timeline = [WindowScore(round(w.start_s + part.start_s, 3), round(w.end_s + part.start_s, 3),
-                                       w.fake_probability) for w in result.timeline]
+        result.timeline = shift_times(result.timeline, part.start_s)
         if not result.ok:  # e.g. too short for this model: said, not scored
             note = (result.error or "").removeprefix("<waveform>: ")
             return PartScore(part.start_s, part.end_s, part.content, detector.name, None, note), result
