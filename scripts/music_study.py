@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -300,6 +301,12 @@ def summarise(oof: pd.DataFrame, folds: dict[str, dict], pool_without: tuple[str
     return {**summary, "folds": folds}
 
 
+def portable(path: Path) -> str:
+    """``path`` as the card records it: relative to the working folder (the checkout), so a card names
+    ``../data/music/manifest.csv`` and not the folder layout of the machine that made it."""
+    return os.path.relpath(path) if path.is_absolute() else str(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("manifests", type=Path, nargs="+")
@@ -346,7 +353,7 @@ def main() -> None:
                              f"Fake families: {', '.join(families)}.",
             "protocol": "leave one fake family / one real source out, no song on both sides; pooled "
                         "out-of-fold EER; scripts/music_study.py "
-                        + " ".join(str(m) for m in args.manifests),
+                        + " ".join(portable(m) for m in args.manifests),
             "study": summary, "parameters": final.size_description(),
             "intended_use": "Triage of music for AI generation; a verdict to review, not proof.",
             "failure_modes": "Generators unlike the few families here (Suno, Udio, MusicGen and YuE are "

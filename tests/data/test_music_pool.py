@@ -17,6 +17,7 @@ from unmask.data.music_pool import (
     ace_step_tracks,
     assign_families,
     build_music_pool,
+    copy_follows_original,
     debian_tracks,
     excerpt_starts,
     family_of,
@@ -148,3 +149,44 @@ def test_a_silent_excerpt_is_reported_and_left_out_also_on_a_rerun(tmp_path):
         assert len(frame) == 1 and frame.start_s[0] < 6.0
         assert len(problems) == 1 and "is silent" in problems[0] and "left out" in problems[0]
     assert len(list((tmp_path / "out").rglob("*.flac"))) == 1
+
+
+def test_a_copy_that_does_not_follow_its_original_is_reported_and_left_out(tmp_path):
+    """A vocoder that has not learnt music puts out a steady hum: that is a broken system, not a fake."""
+    original = _tune(tmp_path / "real" / "tune.wav", 12.0, seed=4)
+    wave = load_audio(original, RATE)
+    rng = np.random.default_rng(0)
+    (tmp_path / "copies").mkdir()
+    faithful = tmp_path / "copies" / "faithful.wav"
+    sf.write(faithful, (0.9 * wave + 0.01 * rng.standard_normal(len(wave))).astype(np.float32), RATE)
+    hum = tmp_path / "copies" / "hum.wav"
+    sf.write(hum, (0.1 * np.sin(2 * np.pi * 100.0 * np.arange(len(wave)) / RATE)
+                   + 0.02 * rng.standard_normal(len(wave))).astype(np.float32), RATE)
+    copies = pd.DataFrame({"path": ["faithful.wav", "hum.wav"], "label": "fake", "domain": "music",
+                           "system": ["melgan", "codec-rvq-8"], "source": "debian/pkg", "song": "pkg/tune",
+                           "real_twin": [str(original), "../real/tune.wav"]})
+    copies.to_csv(tmp_path / "copies" / "manifest.csv", index=False)
+    tracks = manifest_tracks(tmp_path / "copies" / "manifest.csv")
+    assert [t.twin.resolve() for t in tracks] == [original.resolve()] * 2  # absolute and relative twins
+    manifest, problems = build_music_pool(tracks, tmp_path / "out", EncodingChain(16000, None), length_s=30.0,
+                                          log=lambda _: None)
+    frame = pd.read_csv(manifest)
+    assert frame.system.tolist() == ["melgan"]
+    assert len(problems) == 1 and "hum.wav: does not follow its original" in problems[0]
+    assert "codec-rvq-8" in problems[0] and "left out" in problems[0]
+
+
+def test_how_closely_a_copy_follows_its_original():
+    rate = 1000
+    t = np.arange(20 * rate) / rate
+    original = np.sin(2 * np.pi * 50 * t) * (0.1 + np.abs(np.sin(2 * np.pi * 0.1 * t)))  # swells and fades
+    assert copy_follows_original(0.5 * original, original, rate) == pytest.approx(1.0)
+    assert copy_follows_original(np.full_like(original, 0.1), original, rate) == 0.0  # constant level
+    inverted = np.sin(2 * np.pi * 50 * t) * (1.2 - np.abs(np.sin(2 * np.pi * 0.1 * t)))
+    assert copy_follows_original(inverted, original, rate) < -0.5  # loud where the original is quiet
+    carrier = np.sin(2 * np.pi * 50 * t)
+    squashed = carrier * (0.1 + np.abs(np.sin(2 * np.pi * 0.1 * t))) ** 0.1  # in step, a tenth of the swing
+    assert copy_follows_original(squashed, original, rate) == 0.0
+    steady = np.sin(2 * np.pi * 50 * t)
+    assert copy_follows_original(original, steady, rate) is None  # a steady original cannot tell
+    assert copy_follows_original(original[:rate], original[:rate], rate) is None  # too short to tell

@@ -63,6 +63,7 @@ class Track:
     source: str  # where it comes from: a Debian package, a wheel, a demo page
     song: str  # leakage unit
     licence: str
+    twin: Path | None = None  # for a copy-synthesis fake: the real excerpt it copies (checked to follow it)
 
 
 @dataclass(frozen=True)
@@ -180,8 +181,17 @@ def manifest_tracks(manifest_path: Path) -> list[Track]:
         song = str(row["song"]) if "song" in frame.columns and row.get("song") else source
         family = "human" if row["label"] == "real" else family_of(system)
         tracks.append(Track(paths[i], str(row["label"]), system, family, source, song,
-                            str(row.get("licence") or "")))
+                            str(row.get("licence") or ""), _twin_of(row, manifest_path)))
     return tracks
+
+
+def _twin_of(row, manifest_path: Path) -> Path | None:
+    """The ``real_twin`` that ``unmask data synthesize copy`` writes beside each copy, if any."""
+    value = row.get("real_twin")
+    if not isinstance(value, str) or not value:
+        return None
+    twin = Path(value)
+    return twin if twin.is_absolute() else manifest_path.parent / twin
 
 
 def family_of(system: str) -> str:
@@ -204,6 +214,53 @@ def assign_families(songs: Sequence[str], families: Sequence[str]) -> dict[str, 
     if not families:
         raise ValueError("assign_families needs at least one family")
     return {song: families[k % len(families)] for k, song in enumerate(sorted(set(songs)))}
+
+
+# ------------------------------------------------------------------------------------------- copies
+# A copy-synthesis fake must follow its original's loudness: the Pearson correlation of the two level
+# envelopes (dB per half second) at least MIN_FOLLOWS, and the copy's level must move at least MIN_MOVES
+# as much as the original's. A vocoder that has not learnt to reconstruct music puts out a steady hum
+# whatever goes in: the RVQ codec after 6 minutes of training did (its level moved 0.01-0.1 times as much
+# as the original's, r = -0.77 at the median, and the content classifier heard noise). That is a broken
+# system, not a fake song, and it must not teach the detector what "fake" sounds like. On the music
+# pool, faithful copies score r >= 0.43 (LPC) up to 1.0 (Griffin-Lim), and move 0.19-1 times as much.
+MIN_FOLLOWS = 0.3
+MIN_MOVES = 0.15
+ENVELOPE_FRAME_S = 0.5
+STEADY_DB = 0.5  # an original whose level moves less than this (std, dB) cannot tell a copy from a hum
+
+
+def level_envelope(wave: np.ndarray, sample_rate: int, frame_s: float = ENVELOPE_FRAME_S) -> np.ndarray:
+    """Mean power per ``frame_s`` frame, in dB (a last partial frame is dropped)."""
+    hop = max(1, int(frame_s * sample_rate))
+    frames = np.asarray(wave, dtype=np.float64)[: len(wave) // hop * hop].reshape(-1, hop)
+    return 10.0 * np.log10(np.mean(frames**2, axis=1) + 1e-10)
+
+
+def copy_follows_original(copy: np.ndarray, original: np.ndarray, sample_rate: int) -> float | None:
+    """How closely a copy's loudness follows its original's: the Pearson r of the level envelopes, or 0
+    for a copy whose level hardly moves (less than :data:`MIN_MOVES` of the original's swing); None when
+    the original is too steady, or too short, to tell."""
+    a, b = level_envelope(copy, sample_rate), level_envelope(original, sample_rate)
+    n = min(len(a), len(b))
+    if n < 3 or float(np.std(b[:n])) < STEADY_DB:
+        return None
+    if float(np.std(a[:n])) < MIN_MOVES * float(np.std(b[:n])):
+        return 0.0  # a copy of (nearly) constant level follows nothing
+    return float(np.corrcoef(a[:n], b[:n])[0, 1])
+
+
+def unfaithful_copy(track: Track, sample_rate: int) -> str | None:
+    """Why ``track`` is left out as a failed copy of its ``twin``, or None when it is kept."""
+    if track.twin is None:
+        return None
+    r = copy_follows_original(load_audio(track.path, sample_rate), load_audio(track.twin, sample_rate),
+                              sample_rate)
+    if r is None or r >= MIN_FOLLOWS:
+        return None
+    return (f"{track.path}: does not follow its original {track.twin} (level envelope r = {r:.2f}, below "
+            f"{MIN_FOLLOWS:g}; 0 when its level hardly moves): a failed copy by {track.system}, not a fake "
+            "song; left out")
 
 
 # ------------------------------------------------------------------------------------------ excerpts
@@ -234,17 +291,9 @@ def build_music_pool(tracks: Sequence[Track], out_dir: Path, chain: EncodingChai
     rows = []
     for number, track in enumerate(tracks):
         try:
-            info = probe_audio(track.path)
-            spans = excerpt_starts(info.duration_s, length_s, count, min_s)
-            if not spans:
-                problems.append(f"{track.path}: {info.duration_s:.1f} s, shorter than {min_s:g} s; left out")
-            for k, (start, length) in enumerate(spans):
-                row = _write_excerpt(track, k, start, length, info, chain, out_dir)
-                if row is None:
-                    problems.append(f"{track.path}: the excerpt at {start:.1f} s is silent "
-                                    f"(peak below {SILENT_PEAK:g}); left out")
-                else:
-                    rows.append(row)
+            written, notes = _track_excerpts(track, chain, out_dir, length_s, count, min_s)
+            rows += written
+            problems += notes
         except UnmaskError as exc:
             problems.append(f"{track.path}: {exc}")
         if (number + 1) % 25 == 0:
@@ -255,6 +304,27 @@ def build_music_pool(tracks: Sequence[Track], out_dir: Path, chain: EncodingChai
         writer.writeheader()
         writer.writerows(rows)
     return manifest, problems
+
+
+def _track_excerpts(track: Track, chain: EncodingChain, out_dir: Path, length_s: float, count: int,
+                    min_s: float) -> tuple[list[dict[str, object]], list[str]]:
+    """The rows of one track's excerpts, and why any of them (or the whole track) is left out."""
+    failed_copy = unfaithful_copy(track, chain.sample_rate)
+    if failed_copy:
+        return [], [failed_copy]
+    info = probe_audio(track.path)
+    spans = excerpt_starts(info.duration_s, length_s, count, min_s)
+    if not spans:
+        return [], [f"{track.path}: {info.duration_s:.1f} s, shorter than {min_s:g} s; left out"]
+    rows, notes = [], []
+    for k, (start, length) in enumerate(spans):
+        row = _write_excerpt(track, k, start, length, info, chain, out_dir)
+        if row is None:
+            notes.append(f"{track.path}: the excerpt at {start:.1f} s is silent "
+                         f"(peak below {SILENT_PEAK:g}); left out")
+        else:
+            rows.append(row)
+    return rows, notes
 
 
 def unique_tracks(tracks: Sequence[Track]) -> tuple[list[Track], list[str]]:
