@@ -66,8 +66,9 @@ SUMMARIES = {
     "spectttra": "SpecTTTra-style music detector (temporal + spectral mel tokens, codec-residual tokens, "
                  "2-layer transformer) on 30-s windows at 16 kHz.",
     "artifact-spectrum": "Music detector on the regularity of the long-term spectrum's ripple (the "
-                         "spectrum of the log-spectrum minus its running median), logistic regression, "
-                         "30-s windows at 16 kHz.",
+                         "spectrum of the log-spectrum minus its running median, of the signal and of its "
+                         "power), position-free ripple summaries and the ripple's stability over the "
+                         "window; logistic regression, 30-s windows at 16 kHz.",
 }
 
 

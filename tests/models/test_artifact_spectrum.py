@@ -81,3 +81,48 @@ def test_an_unfitted_model_refuses_to_score():
 def test_one_class_cannot_be_fitted():
     with pytest.raises(UnmaskError, match="real .0. and fake .1."):
         _model().fit_features(np.zeros((4, _model().n_features)), np.zeros(4))
+
+
+def _groups(model: ArtifactSpectrum, wave: np.ndarray) -> dict[str, np.ndarray]:
+    with torch.inference_mode():
+        feats = model.features(torch.from_numpy(wave)[None])[0].numpy()
+    sizes = {"lags": model.n_lags, "cyclic": model.n_cyclic, "summaries": model.N_SUMMARIES,
+             "stability": model.N_STABILITY}
+    edges = np.cumsum([0, *sizes.values()])
+    return {name: feats[a:b] for name, a, b in zip(sizes, edges[:-1], edges[1:], strict=True)}
+
+
+def test_the_four_feature_groups_have_their_sizes_and_are_finite():
+    model = _model()
+    groups = _groups(model, _song(5))
+    assert sum(len(g) for g in groups.values()) == model.n_features
+    assert (len(groups["lags"]), len(groups["cyclic"])) == (256, 128)  # 16384- and 4096-point ripples
+    for wave in (_song(5), np.zeros(int(RATE * SECONDS), dtype=np.float32)):
+        assert all(np.isfinite(g).all() for g in _groups(model, wave).values())
+
+
+def test_a_comb_that_stays_put_is_more_stable_than_the_music_under_it():
+    """Group 4: the ripple of a fixed comb (what a decoder adds) is alike in every part of the window;
+    the ripple of moving notes is not."""
+    model = _model()
+    rng = np.random.default_rng(0)
+    song = _song(11)
+    noise = rng.standard_normal(len(song))
+    comb = noise[:-40] + noise[40:]  # a feed-forward comb: peaks every 400 Hz, wherever the music is
+    combed = (0.2 * song[:-40] + 0.5 * comb).astype(np.float32)
+    song_stability = _groups(model, song)["stability"]
+    comb_stability = _groups(model, combed)["stability"]
+    assert comb_stability[0] > song_stability[0] + 0.2  # mean correlation between the parts' ripples
+    assert comb_stability[1] > song_stability[1]  # and the lowest
+
+
+def test_the_summaries_see_where_the_power_is():
+    """Group 3's last four: the share of power above 25/50/75/90% of the band falls when the top is cut."""
+    model = _model()
+    wave = np.random.default_rng(1).standard_normal(int(RATE * SECONDS)).astype(np.float32)
+    spectrum = np.fft.rfft(wave)
+    spectrum[len(spectrum) // 2 :] *= 0.01  # -40 dB above 4 kHz
+    dull = np.fft.irfft(spectrum, len(wave)).astype(np.float32)
+    bright_share, dull_share = _groups(model, wave)["summaries"][-4:], _groups(model, dull)["summaries"][-4:]
+    assert bright_share[1] == pytest.approx(np.log(0.5), abs=0.05)  # white noise: half the power above
+    assert (dull_share[1:] < bright_share[1:] - 2.0).all()

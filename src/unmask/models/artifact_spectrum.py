@@ -8,12 +8,21 @@ finding, and ours: 28-35% pooled held-out EER on this pool). The *spacing regula
 transfer: on the music pool's leave-one-family-out study it brought the pooled EER from 61% (the
 SpecTTTra-style transformer) to the figures in docs/music.md.
 
-Features of one window (30 s at 16 kHz by default: song-level context, the scan hops 15 s):
-1. the long-term average power spectrum, 4096-point Hann frames every 1024 samples (3.9 Hz bins);
-2. its log minus its running median over ``median_bins`` bins: the ripple, free of the song's envelope
-   and of the channel's EQ;
-3. the power spectrum *of the ripple along frequency* (a comb of spacing s puts energy at lag 1/s
-   whatever its offset), log, in bands of ``lag_band`` lags.
+Features of one window (30 s at 16 kHz by default: song-level context, the scan hops 15 s), four groups:
+1. **Ripple lags** (``n_fft`` frames): the long-term average power spectrum, its log minus its running
+   median over ``median_bins`` bins (the ripple, free of the song's envelope and of the channel's EQ), and
+   the power spectrum *of the ripple along frequency* (a comb of spacing s puts energy at lag 1/s
+   whatever its offset), log, in bands of ``lag_band`` lags. 16384-point frames (0.98 Hz bins) resolve
+   combs that the 4096-point ones blur.
+2. **Cyclic ripple lags**: the same, of the squared pre-emphasised signal. A decoder that writes frames
+   of H samples modulates the signal's power every H samples, which shows as lines at fs / H there (the
+   signal's cyclostationarity), again read by their spacing, not their place.
+3. **Ripple summaries** (``detail_n_fft`` frames), which hold no frequency position at all: the
+   ripple's spread, kurtosis, highest peak and deepest dip; the ripple-lag spectrum's highest peak above
+   its median, its spread and its five highest; and the share of power above 25, 50, 75 and 90% of the
+   band.
+4. **Ripple stability**: the ripple of each eighth of the window, and how alike the eight are (mean,
+   lowest and spread of their correlations). A decoder's comb stays where it is while the music moves.
 
 Classifier: standardised features, logistic regression (L2, ``C``), classes weighted equally; fitted by
 :meth:`fit_windows` (estimation, not gradient) or, in the study, :meth:`fit_features` on cached features.
@@ -48,23 +57,39 @@ class ArtifactSpectrum(DetectorModel):
         "sample_rate": 16000,
         "window_s": 30.0,
         "hop_s": 15.0,  # the scan's default hop for this model: windows overlap by half
-        "n_fft": 4096,
-        "frame_hop": 1024,
-        "median_bins": 31,  # odd: the running median that the ripple is measured against
-        "lag_band": 8,  # ripple lags summed per feature
+        "n_fft": 16384,  # group 1: the fine long-term spectrum
+        "frame_hop": 4096,
+        "median_bins": 127,  # odd: the running median that the ripple is measured against
+        "lag_band": 16,  # ripple lags summed per feature
+        "detail_n_fft": 4096,  # groups 2-4: the coarser spectrum, of the signal and of its power
+        "detail_hop": 1024,
+        "detail_median_bins": 31,
+        "detail_lag_band": 8,
+        "pre_emphasis": 0.97,  # group 2 reads the power of the signal after this first difference
+        "segments": 8,  # group 4: the window's parts whose ripples are compared
         "C": 0.001,  # inverse L2 strength of the logistic regression
     }
+    N_SUMMARIES: ClassVar[int] = 11  # group 3
+    N_STABILITY: ClassVar[int] = 3  # group 4
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
         cfg = self.config
-        if int(cfg["median_bins"]) % 2 != 1:
-            raise ValueError(f"median_bins must be odd, got {cfg['median_bins']}")
-        if self.window_samples < int(cfg["n_fft"]):
+        for key in ("median_bins", "detail_median_bins"):
+            if int(cfg[key]) % 2 != 1:
+                raise ValueError(f"{key} must be odd, got {cfg[key]}")
+        frames = self.window_samples - int(cfg["detail_n_fft"])
+        if frames < 0 or self.window_samples < int(cfg["n_fft"]):
             raise ValueError(f"window_s {cfg['window_s']} is shorter than one {cfg['n_fft']}-point frame")
-        bins = int(cfg["n_fft"]) // 2 + 1
-        self.n_features = (bins // 2) // int(cfg["lag_band"])  # lags 1 .. bins // 2, lag 0 (the mean) dropped
+        if frames // int(cfg["detail_hop"]) + 1 < int(cfg["segments"]):
+            raise ValueError(f"window_s {cfg['window_s']} holds fewer {cfg['detail_n_fft']}-point frames "
+                             f"than the {cfg['segments']} segments compared")
+        # lags 1 .. bins // 2 of each ripple (lag 0, the mean, dropped), in bands
+        self.n_lags = (int(cfg["n_fft"]) // 4) // int(cfg["lag_band"])
+        self.n_cyclic = (int(cfg["detail_n_fft"]) // 4) // int(cfg["detail_lag_band"])
+        self.n_features = self.n_lags + self.n_cyclic + self.N_SUMMARIES + self.N_STABILITY
         self.register_buffer("window", torch.hann_window(int(cfg["n_fft"])), persistent=False)
+        self.register_buffer("detail_window", torch.hann_window(int(cfg["detail_n_fft"])), persistent=False)
         self.register_buffer("mean", torch.zeros(self.n_features))
         self.register_buffer("scale", torch.ones(self.n_features))
         self.register_buffer("weight", torch.zeros(self.n_features))
@@ -72,28 +97,87 @@ class ArtifactSpectrum(DetectorModel):
         self.register_buffer("fitted", torch.tensor(False))
 
     # ------------------------------------------------------------------------------------ features
-    def long_term_spectrum(self, wave: torch.Tensor) -> torch.Tensor:
-        """``[B, T] -> [B, bins]``: log of the mean power per frequency bin over the window."""
+    def power_frames(self, wave: torch.Tensor, detail: bool = False) -> torch.Tensor:
+        """``[B, T] -> [B, bins, frames]``: power per Hann frame (``n_fft``, or ``detail_n_fft``)."""
         cfg = self.config
-        spec = torch.stft(wave.float(), int(cfg["n_fft"]), hop_length=int(cfg["frame_hop"]),
-                          window=self.window, center=False, return_complex=True)
-        power = spec.abs().square().mean(dim=-1)
-        floor = power.mean(dim=-1, keepdim=True) * _RELATIVE_FLOOR + 1e-30
-        return torch.log(power + floor)
+        n_fft, hop = (int(cfg["detail_n_fft"]), int(cfg["detail_hop"])) if detail else (
+            int(cfg["n_fft"]), int(cfg["frame_hop"]))
+        window = self.detail_window if detail else self.window
+        spec = torch.stft(wave, n_fft, hop_length=hop, window=window, center=False, return_complex=True)
+        return spec.abs().square()
 
-    def ripple(self, log_spectrum: torch.Tensor) -> torch.Tensor:
-        """The log spectrum minus its running median: peaks and dips, not the envelope."""
-        half = int(self.config["median_bins"]) // 2
-        padded = torch.nn.functional.pad(log_spectrum.unsqueeze(1), (half, half), mode="replicate").squeeze(1)
-        return log_spectrum - padded.unfold(-1, 2 * half + 1, 1).median(dim=-1).values
+    @staticmethod
+    def log_power(power: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        """Log of ``power`` with a floor relative to ``reference`` (the window's mean power, ``[B, 1]``):
+        silence and digital zeros give finite logs."""
+        return torch.log(power + reference * _RELATIVE_FLOOR + 1e-30)
+
+    def long_term_spectrum(self, wave: torch.Tensor, detail: bool = False) -> torch.Tensor:
+        """``[B, T] -> [B, bins]``: log of the mean power per frequency bin over the window."""
+        power = self.power_frames(wave, detail).mean(dim=-1)
+        return self.log_power(power, power.mean(dim=-1, keepdim=True))
+
+    @staticmethod
+    def ripple(log_spectrum: torch.Tensor, median_bins: int) -> torch.Tensor:
+        """The log spectrum minus its running median (along the last axis): peaks and dips, not the
+        envelope."""
+        half = median_bins // 2
+        shape = log_spectrum.shape
+        flat = log_spectrum.reshape(-1, 1, shape[-1])
+        padded = torch.nn.functional.pad(flat, (half, half), mode="replicate").squeeze(1)
+        median = padded.unfold(-1, 2 * half + 1, 1).median(dim=-1).values
+        return log_spectrum - median.reshape(shape)
+
+    @staticmethod
+    def ripple_lags(ripple: torch.Tensor, n_bands: int) -> torch.Tensor:
+        """``[B, bins] -> [B, n_bands]``: log power of the ripple's own spectrum, lag 0 dropped, in bands."""
+        lags = torch.fft.rfft(ripple - ripple.mean(dim=-1, keepdim=True), dim=-1).abs().square()[:, 1:]
+        band = lags.shape[-1] // n_bands
+        return torch.log(lags[:, : n_bands * band].reshape(lags.shape[0], n_bands, band).mean(dim=-1) + 1e-6)
 
     def features(self, wave: torch.Tensor) -> torch.Tensor:
-        """``[B, T] -> [B, n_features]``: log power of the ripple's own spectrum, in bands of lags."""
-        ripple = self.ripple(self.long_term_spectrum(wave))
-        lags = torch.fft.rfft(ripple - ripple.mean(dim=-1, keepdim=True), dim=-1).abs().square()[:, 1:]
-        band = int(self.config["lag_band"])
-        used = lags[:, : self.n_features * band].reshape(lags.shape[0], self.n_features, band)
-        return torch.log(used.mean(dim=-1) + 1e-6)
+        """``[B, T] -> [B, n_features]``: the four groups of the module docstring, side by side."""
+        cfg = self.config
+        wave = wave.float()
+        fine = self.ripple(self.long_term_spectrum(wave), int(cfg["median_bins"]))
+        emphasised = wave[:, 1:] - float(cfg["pre_emphasis"]) * wave[:, :-1]
+        power = emphasised.square()
+        cyclic = self.ripple(self.long_term_spectrum(power - power.mean(dim=-1, keepdim=True), detail=True),
+                             int(cfg["detail_median_bins"]))
+        frames = self.power_frames(wave, detail=True)
+        return torch.cat([self.ripple_lags(fine, self.n_lags), self.ripple_lags(cyclic, self.n_cyclic),
+                          self.summaries(frames), self.stability(frames)], dim=-1)
+
+    def summaries(self, frames: torch.Tensor) -> torch.Tensor:
+        """Group 3, from ``[B, bins, frames]`` detail power: statistics that name no frequency."""
+        mean = frames.mean(dim=-1)
+        log_spectrum = self.log_power(mean, mean.mean(dim=-1, keepdim=True))
+        ripple = self.ripple(log_spectrum, int(self.config["detail_median_bins"]))
+        lags = self.ripple_lags(ripple, self.n_cyclic)
+        above = lags - lags.median(dim=-1, keepdim=True).values
+        variance = ripple.var(dim=-1)
+        bins = log_spectrum.shape[-1]
+        total = torch.logsumexp(log_spectrum, dim=-1)
+        high = [torch.logsumexp(log_spectrum[:, int(bins * share):], dim=-1) - total
+                for share in (0.25, 0.5, 0.75, 0.9)]
+        return torch.stack([ripple.std(dim=-1), ripple.pow(4).mean(dim=-1) / (variance.square() + 1e-9),
+                            ripple.amax(dim=-1), -ripple.amin(dim=-1), above.amax(dim=-1), above.std(dim=-1),
+                            above.topk(5, dim=-1).values.mean(dim=-1), *high], dim=-1)
+
+    def stability(self, frames: torch.Tensor) -> torch.Tensor:
+        """Group 4: how alike the ripples of the window's ``segments`` parts are (correlations between
+        every two: mean, lowest, spread)."""
+        n = int(self.config["segments"])
+        batch, bins, count = frames.shape
+        reference = frames.mean(dim=(1, 2)).unsqueeze(-1).unsqueeze(-1)  # the whole window's mean power
+        parts = frames[..., : count // n * n].reshape(batch, bins, n, -1).mean(dim=-1).transpose(1, 2)
+        ripples = self.ripple(self.log_power(parts, reference), int(self.config["detail_median_bins"]))
+        centred = ripples - ripples.mean(dim=-1, keepdim=True)
+        unit = centred / (centred.norm(dim=-1, keepdim=True) + 1e-12)
+        correlations = unit @ unit.transpose(1, 2)  # [B, n, n]
+        off_diagonal = correlations[:, ~torch.eye(n, dtype=torch.bool, device=frames.device)]
+        return torch.stack([off_diagonal.mean(dim=-1), off_diagonal.amin(dim=-1), off_diagonal.std(dim=-1)],
+                           dim=-1)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         return self.score_features(self.features(wave))
@@ -140,4 +224,6 @@ class ArtifactSpectrum(DetectorModel):
                 "train_accuracy": float(regression.score((feats - mean) / scale, targets))}
 
     def size_description(self) -> str:
-        return f"{self.n_features} ripple features, logistic regression ({self.n_features + 1} weights)"
+        return (f"{self.n_features} features ({self.n_lags} ripple lags, {self.n_cyclic} cyclic ripple lags, "
+                f"{self.N_SUMMARIES} summaries, {self.N_STABILITY} stability), logistic regression "
+                f"({self.n_features + 1} weights)")

@@ -222,3 +222,37 @@ def test_the_fingerprint_follows_manifest_and_model_file_contents(tmp_path: Path
     assert load_config(path).datasets["tiny"].manifest == manifest
     manifest.write_text(manifest.read_text() + "\n")  # the manifest edited in place
     assert load_config(path).fingerprint() != after_model
+
+
+def test_model_auto_routes_each_clip_as_scan_does(tmp_path: Path, make_config) -> None:
+    """A bench detector ``model: auto`` is the routed detector of ``unmask scan --model auto``: a song is
+    judged by the music model, a speech clip by the speech default, with the same scores."""
+    from routing_fixtures import RATE, music
+    from speech_clips import real_speech
+    from unmask.detect.routing import RoutedDetector
+    from unmask.io import save_audio
+
+    save_audio(tmp_path / "song.flac", music(30, 3), RATE)
+    save_audio(tmp_path / "talk.flac", real_speech(8.0, tmp_path), RATE)
+    (tmp_path / "manifest.csv").write_text("path,label,source\nsong.flac,fake,a\ntalk.flac,real,b\n")
+    path = make_config(tmp_path / "bench", tmp_path / "manifest.csv", corruptions=[], group_by=["source"],
+                       detectors=[{"name": "routed", "model": "auto"}])
+    config = load_config(path)
+    run_bench(config, run_dir=tmp_path / "run", log=_silent)
+    store = ResultStore(default_url(tmp_path / "run"))
+    scores = store.scores_frame("tiny").set_index("path").fake_probability
+    store.close()
+    routed = RoutedDetector.load(device="cpu")
+    for name in ("song.flac", "talk.flac"):
+        expected = routed.scan(tmp_path / name)
+        assert expected.ok
+        assert scores[str(tmp_path / name)] == pytest.approx(expected.fake_probability, abs=1e-6)
+    assert [p.model for p in routed.scan(tmp_path / "song.flac").parts] == ["music"]
+    assert "speech" in [p.content for p in routed.scan(tmp_path / "talk.flac").parts]
+    assert config.file_digests()["detector:routed:music"] is not None  # retraining music starts a new run
+    windowed = make_config(tmp_path / "windowed", tmp_path / "manifest.csv", corruptions=[], group_by=[],
+                           detectors=[{"name": "routed", "model": "auto", "scan": {"window_s": 2.0}}])
+    with pytest.raises(UnmaskError, match="cannot be set with --model auto"):
+        from unmask.eval.bench.runner import build_detector
+
+        build_detector(load_config(windowed).detectors[0])

@@ -348,11 +348,17 @@ def score_cell(task: CellTask) -> CellResult:
 
 def build_detector(spec: DetectorSpec, device: str = "cpu"):
     """A Detector from a bench detector spec (bundled model, checkpoint, or weights imported in memory),
-    on ``device``."""
+    on ``device``. Model ``auto`` is the routed detector that ``unmask scan --model auto`` uses: speech
+    and music parts of each clip to their own detectors (docs/music.md)."""
     from unmask.detect.calibration import Calibrator
     from unmask.detect.pipeline import Detector, ScanSettings
 
-    if spec.model is not None:
+    if spec.model == "auto":
+        from unmask.detect.routing import RoutedDetector
+
+        # each routed detector keeps its own windows; with_settings refuses window/hop with a reason
+        detector = RoutedDetector.load(device=device).with_settings(**spec.scan)
+    elif spec.model is not None:
         detector = Detector.load(spec.model, device=device, **spec.scan)
     else:
         from unmask.models.importers import IMPORTERS
@@ -410,7 +416,7 @@ def _score_clip(detector: Any, clip: Clip, task: CellTask) -> dict[str, Any]:
         "fake_probability": None,
         "error": None,
     }
-    sample_rate = detector.model.sample_rate
+    sample_rate = detector.sample_rate
     try:
         wave = _decode(clip, sample_rate, task.crop_s)
     except UnmaskError as exc:
