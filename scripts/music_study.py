@@ -20,6 +20,10 @@ Protocol:
   scores are reported for the clean view and for the channel view.
 - **Calibration.** Platt scaling on the pooled out-of-fold logits. Then a final model trains on every
   fold and is saved with a model card.
+- **Nested check** (``--nested``, artifact-spectrum only). Choosing among variants on these folds
+  flatters the winner. Given candidates that differ in ``C`` and ``groups``, each outer fold is scored
+  by the candidate with the lowest pooled EER over the other folds alone; ``study.json`` reports the
+  pooled and per-family EERs of those scores beside the plain ones.
 
 Neither front-end has parameters, so each clip's features are computed once (``model.features``):
 artifact-spectrum then fits a logistic regression per fold (``fit_features``), spectttra trains its
@@ -276,6 +280,71 @@ def run_folds(name, config, feats, frame, steps, seed, conditions=(), per_fold=0
     return oof, folds
 
 
+def nested_candidates(name: str, config: dict, model,
+                      candidates: list[dict]) -> list[tuple[dict, np.ndarray]]:
+    """Each candidate's full config and where its features sit in the study's cache. A candidate may
+    change only ``C`` and ``groups``, so its features are a slice of the cached ones."""
+    out = []
+    for change in candidates:
+        other = sorted(set(change) - {"C", "groups"})
+        if other or not is_estimated(model):
+            raise UnmaskError(f"nested candidate {change}: only C and groups may change (not {other}), and "
+                              "only for artifact-spectrum", hint="its features must be a slice of the cache")
+        full = {**config, **change}
+        out.append((full, model.columns_of(build_model(name, full).groups)))
+    return out
+
+
+def _pooled_oof_eer(name, candidate, feats, frame, pool: np.ndarray, seed: int) -> float:
+    """Pooled EER of leave-one-fold-out within the rows ``pool`` (the inner loop of the nested check)."""
+    logits = np.full(len(frame), np.nan)
+    for g in sorted(frame.fold[pool].unique()):
+        test = pool & (frame.fold == g).to_numpy()
+        model = fit_estimated(build_model(name, candidate), feats, frame,
+                              without_shared(pool & ~test, test, frame.song), seed)
+        logits[test] = logits_of(model, feats, np.flatnonzero(test), 0)
+    return compute_eer(logits[pool], (frame.label[pool] == "fake").to_numpy().astype(int)).eer
+
+
+def _nested_fold(name, candidates, feats, frame, g: str, seed: int) -> tuple[str, int, np.ndarray]:
+    test = (frame.fold == g).to_numpy()
+    pool = without_shared(~test, test, frame.song)
+    inner = [_pooled_oof_eer(name, cfg, {"spectrum": feats["spectrum"][..., cols]}, frame, pool, seed)
+             for cfg, cols in candidates]
+    best = int(np.argmin(inner))
+    cfg, cols = candidates[best]
+    sliced = {"spectrum": feats["spectrum"][..., cols]}
+    model = fit_estimated(build_model(name, cfg), sliced, frame, pool, seed)
+    return g, best, logits_of(model, sliced, np.flatnonzero(test), 0)
+
+
+def nested_check(name, config, model, feats, frame, candidates: list[dict], seed: int, jobs: int) -> dict:
+    """How much choosing among ``candidates`` on the study's folds flatters its figures. For each outer
+    fold, the candidate with the lowest pooled EER over the *other* folds (leave-one-fold-out among
+    them) is fitted on them and scores the held-out fold; the pooled and per-family EERs of those
+    scores are reported beside the plain study's."""
+    from joblib import Parallel, delayed
+
+    chosen = nested_candidates(name, config, model, candidates)
+    runs = Parallel(n_jobs=jobs)(delayed(_nested_fold)(name, chosen, feats, frame, g, seed)
+                                 for g in sorted(frame.fold.unique()))
+    oof = frame[["label", "family", "fold"]].copy()
+    oof["logit"] = np.nan
+    picks = {}
+    for g, best, logits in runs:
+        oof.loc[(frame.fold == g).to_numpy(), "logit"] = logits
+        picks[g] = best
+    y = (oof.label == "fake").to_numpy().astype(int)
+    reals = oof.logit[y == 0].to_numpy()
+    families = {}
+    for family in sorted(oof.family[y == 1].unique()):
+        scores = oof.logit[(oof.family == family).to_numpy()].to_numpy()
+        labels = np.r_[np.ones(len(scores)), np.zeros(len(reals))]
+        families[family] = round(compute_eer(np.r_[scores, reals], labels).eer, 4)
+    return {"candidates": candidates, "pooled_eer": round(compute_eer(oof.logit.to_numpy(), y).eer, 4),
+            "eer_per_family": families, "candidate_chosen_per_fold": picks}
+
+
 def summarise(oof: pd.DataFrame, folds: dict[str, dict], pool_without: tuple[str, ...] = ()) -> dict:
     y = (oof.label == "fake").to_numpy().astype(int)
     pooled = compute_eer(oof.logit.to_numpy(), y)
@@ -322,6 +391,9 @@ def main() -> None:
     parser.add_argument("--corruption-clips", type=int, default=8, help="clips per fold for --corruptions")
     parser.add_argument("--pool-without", default="",
                         help="comma list of families: also report the pooled EER without their clips")
+    parser.add_argument("--nested", default="",
+                        help="JSON list of config changes (C, groups) to choose among, per outer fold, on "
+                             "the other folds: how much that choice flatters the figures")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--features", type=Path, help="feature cache (.npz), shared between studies")
@@ -343,6 +415,10 @@ def main() -> None:
     if conditions:
         summary["corruptions"] = {"clips": int(oof.corrupted.sum()), "per_fold": args.corruption_clips,
                                   "table": corruption_table(oof, conditions)}
+    if args.nested:
+        summary["nested"] = nested_check(args.model, config, model, feats, frame, json.loads(args.nested),
+                                         args.seed, jobs=max(1, args.threads))
+        print("nested:", json.dumps({k: summary["nested"][k] for k in ("pooled_eer", "eer_per_family")}))
     calibrator = Calibrator().fit(oof.logit.to_numpy(), (oof.label == "fake").to_numpy().astype(int))
     everything = np.ones(len(frame), dtype=bool)
     final = train_model(args.model, config, feats, frame, everything, args.steps, args.seed)

@@ -67,10 +67,12 @@ class ArtifactSpectrum(DetectorModel):
         "detail_lag_band": 8,
         "pre_emphasis": 0.97,  # group 2 reads the power of the signal after this first difference
         "segments": 8,  # group 4: the window's parts whose ripples are compared
+        "groups": ["lags", "cyclic", "summaries", "stability"],  # which groups the classifier reads
         "C": 0.001,  # inverse L2 strength of the logistic regression
     }
     N_SUMMARIES: ClassVar[int] = 11  # group 3
     N_STABILITY: ClassVar[int] = 3  # group 4
+    GROUPS: ClassVar[tuple[str, ...]] = ("lags", "cyclic", "summaries", "stability")  # in feature order
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
@@ -87,7 +89,14 @@ class ArtifactSpectrum(DetectorModel):
         # lags 1 .. bins // 2 of each ripple (lag 0, the mean, dropped), in bands
         self.n_lags = (int(cfg["n_fft"]) // 4) // int(cfg["lag_band"])
         self.n_cyclic = (int(cfg["detail_n_fft"]) // 4) // int(cfg["detail_lag_band"])
-        self.n_features = self.n_lags + self.n_cyclic + self.N_SUMMARIES + self.N_STABILITY
+        self.group_sizes = {"lags": self.n_lags, "cyclic": self.n_cyclic, "summaries": self.N_SUMMARIES,
+                            "stability": self.N_STABILITY}
+        unknown = sorted(set(cfg["groups"]) - set(self.GROUPS))
+        if unknown or not cfg["groups"]:
+            raise ValueError(f"groups must be a non-empty subset of {', '.join(self.GROUPS)}, "
+                             f"got {cfg['groups']}")
+        self.groups = tuple(g for g in self.GROUPS if g in cfg["groups"])
+        self.n_features = sum(self.group_sizes[g] for g in self.groups)
         self.register_buffer("window", torch.hann_window(int(cfg["n_fft"])), persistent=False)
         self.register_buffer("detail_window", torch.hann_window(int(cfg["detail_n_fft"])), persistent=False)
         self.register_buffer("mean", torch.zeros(self.n_features))
@@ -136,17 +145,38 @@ class ArtifactSpectrum(DetectorModel):
         return torch.log(lags[:, : n_bands * band].reshape(lags.shape[0], n_bands, band).mean(dim=-1) + 1e-6)
 
     def features(self, wave: torch.Tensor) -> torch.Tensor:
-        """``[B, T] -> [B, n_features]``: the four groups of the module docstring, side by side."""
+        """``[B, T] -> [B, n_features]``: the ``groups`` of the module docstring, side by side."""
         cfg = self.config
         wave = wave.float()
-        fine = self.ripple(self.long_term_spectrum(wave), int(cfg["median_bins"]))
-        emphasised = wave[:, 1:] - float(cfg["pre_emphasis"]) * wave[:, :-1]
-        power = emphasised.square()
-        cyclic = self.ripple(self.long_term_spectrum(power - power.mean(dim=-1, keepdim=True), detail=True),
-                             int(cfg["detail_median_bins"]))
-        frames = self.power_frames(wave, detail=True)
-        return torch.cat([self.ripple_lags(fine, self.n_lags), self.ripple_lags(cyclic, self.n_cyclic),
-                          self.summaries(frames), self.stability(frames)], dim=-1)
+        parts = []
+        if "lags" in self.groups:
+            fine = self.ripple(self.long_term_spectrum(wave), int(cfg["median_bins"]))
+            parts.append(self.ripple_lags(fine, self.n_lags))
+        if "cyclic" in self.groups:
+            emphasised = wave[:, 1:] - float(cfg["pre_emphasis"]) * wave[:, :-1]
+            power = emphasised.square()
+            power_spectrum = self.long_term_spectrum(power - power.mean(dim=-1, keepdim=True), detail=True)
+            cyclic = self.ripple(power_spectrum, int(cfg["detail_median_bins"]))
+            parts.append(self.ripple_lags(cyclic, self.n_cyclic))
+        if "summaries" in self.groups or "stability" in self.groups:
+            frames = self.power_frames(wave, detail=True)
+            parts += [group(frames) for name, group in (("summaries", self.summaries),
+                                                        ("stability", self.stability)) if name in self.groups]
+        return torch.cat(parts, dim=-1)
+
+    def columns_of(self, groups: Iterable[str]) -> np.ndarray:
+        """Where ``groups`` sit in this model's feature vector: a model reading fewer groups scores this
+        model's cached features sliced there (the study's nested check does)."""
+        wanted = set(groups)
+        missing = sorted(wanted - set(self.groups))
+        if missing:
+            raise ValueError(f"this model's features hold no {', '.join(missing)} group")
+        columns, start = [], 0
+        for name in self.groups:
+            if name in wanted:
+                columns.append(np.arange(start, start + self.group_sizes[name]))
+            start += self.group_sizes[name]
+        return np.concatenate(columns)
 
     def summaries(self, frames: torch.Tensor) -> torch.Tensor:
         """Group 3, from ``[B, bins, frames]`` detail power: statistics that name no frequency."""
@@ -224,6 +254,5 @@ class ArtifactSpectrum(DetectorModel):
                 "train_accuracy": float(regression.score((feats - mean) / scale, targets))}
 
     def size_description(self) -> str:
-        return (f"{self.n_features} features ({self.n_lags} ripple lags, {self.n_cyclic} cyclic ripple lags, "
-                f"{self.N_SUMMARIES} summaries, {self.N_STABILITY} stability), logistic regression "
-                f"({self.n_features + 1} weights)")
+        groups = ", ".join(f"{self.group_sizes[g]} {g}" for g in self.groups)
+        return f"{self.n_features} features ({groups}), logistic regression ({self.n_features + 1} weights)"
