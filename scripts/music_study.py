@@ -280,6 +280,12 @@ def run_folds(name, config, feats, frame, steps, seed, conditions=(), per_fold=0
     return oof, folds
 
 
+def eer_vs_reals(fakes: np.ndarray, reals: np.ndarray) -> float:
+    """EER of one family's held-out scores against every held-out real's (rounded as study.json keeps it)."""
+    labels = np.r_[np.ones(len(fakes)), np.zeros(len(reals))]
+    return round(compute_eer(np.r_[fakes, reals], labels).eer, 4)
+
+
 def nested_candidates(name: str, config: dict, model,
                       candidates: list[dict]) -> list[tuple[dict, np.ndarray]]:
     """Each candidate's full config and where its features sit in the study's cache. A candidate may
@@ -309,13 +315,11 @@ def _pooled_oof_eer(name, candidate, feats, frame, pool: np.ndarray, seed: int) 
 def _nested_fold(name, candidates, feats, frame, g: str, seed: int) -> tuple[str, int, np.ndarray]:
     test = (frame.fold == g).to_numpy()
     pool = without_shared(~test, test, frame.song)
-    inner = [_pooled_oof_eer(name, cfg, {"spectrum": feats["spectrum"][..., cols]}, frame, pool, seed)
-             for cfg, cols in candidates]
-    best = int(np.argmin(inner))
-    cfg, cols = candidates[best]
-    sliced = {"spectrum": feats["spectrum"][..., cols]}
-    model = fit_estimated(build_model(name, cfg), sliced, frame, pool, seed)
-    return g, best, logits_of(model, sliced, np.flatnonzero(test), 0)
+    sliced = [(cfg, {"spectrum": feats["spectrum"][..., cols]}) for cfg, cols in candidates]
+    best = int(np.argmin([_pooled_oof_eer(name, cfg, part, frame, pool, seed) for cfg, part in sliced]))
+    cfg, part = sliced[best]
+    model = fit_estimated(build_model(name, cfg), part, frame, pool, seed)
+    return g, best, logits_of(model, part, np.flatnonzero(test), 0)
 
 
 def nested_check(name, config, model, feats, frame, candidates: list[dict], seed: int, jobs: int) -> dict:
@@ -336,11 +340,8 @@ def nested_check(name, config, model, feats, frame, candidates: list[dict], seed
         picks[g] = best
     y = (oof.label == "fake").to_numpy().astype(int)
     reals = oof.logit[y == 0].to_numpy()
-    families = {}
-    for family in sorted(oof.family[y == 1].unique()):
-        scores = oof.logit[(oof.family == family).to_numpy()].to_numpy()
-        labels = np.r_[np.ones(len(scores)), np.zeros(len(reals))]
-        families[family] = round(compute_eer(np.r_[scores, reals], labels).eer, 4)
+    families = {family: eer_vs_reals(oof.logit[(oof.family == family).to_numpy()].to_numpy(), reals)
+                for family in sorted(oof.family[y == 1].unique())}
     return {"candidates": candidates, "pooled_eer": round(compute_eer(oof.logit.to_numpy(), y).eer, 4),
             "eer_per_family": families, "candidate_chosen_per_fold": picks}
 
@@ -355,9 +356,7 @@ def summarise(oof: pd.DataFrame, folds: dict[str, dict], pool_without: tuple[str
         wrong = (part.logit >= pooled.threshold) != (part.label == "fake")
         info["error_rate_at_pooled_threshold"] = round(float(wrong.mean()), 4)
         if g.startswith("family:"):
-            scores = np.concatenate([part.logit.to_numpy(), reals])
-            labels = np.r_[np.ones(len(part)), np.zeros(len(reals))]
-            info["eer_vs_all_reals"] = round(compute_eer(scores, labels).eer, 4)
+            info["eer_vs_all_reals"] = eer_vs_reals(part.logit.to_numpy(), reals)
     summary = {"pooled_eer": round(pooled.eer, 4),
                "pooled_threshold_logit": round(float(pooled.threshold), 4),
                "pooled_eer_channel_view": round(channel.eer, 4), "n_clips": len(oof),

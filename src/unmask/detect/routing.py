@@ -34,10 +34,15 @@ ROUTED = ("speech", "music")
 FILE_SETTINGS = ("limits", "thresholds")
 
 
-def bundled_content_classifier() -> ContentClassifier:
+def content_classifier_path() -> Path:
+    """Where the bundled content classifier lives (also what a bench run's fingerprint reads)."""
     from importlib import resources
 
-    path = Path(str(resources.files("unmask") / "assets" / "content.npz"))
+    return Path(str(resources.files("unmask") / "assets" / "content.npz"))
+
+
+def bundled_content_classifier() -> ContentClassifier:
+    path = content_classifier_path()
     if not path.is_file():
         raise UnmaskError("the content classifier is not installed (src/unmask/assets/content.npz)",
                           hint="scripts/train_content_classifier.py makes it")

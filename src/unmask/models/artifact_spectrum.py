@@ -51,7 +51,7 @@ class ArtifactSpectrum(DetectorModel):
     name: ClassVar[str] = "artifact-spectrum"
     capabilities: ClassVar[Capabilities] = Capabilities(
         modality="music", training="estimation", onnx=False,
-        onnx_blocker="its 31-bin running median (torch.median over unfolded bins) has no ONNX export here")
+        onnx_blocker="its running medians (torch.median over unfolded bins) have no ONNX export here")
     min_duration_s: ClassVar[float] = 5.0  # a long-term spectrum needs some of the song
     default_config: ClassVar[dict[str, Any]] = {
         "sample_rate": 16000,
@@ -183,7 +183,7 @@ class ArtifactSpectrum(DetectorModel):
         mean = frames.mean(dim=-1)
         log_spectrum = self.log_power(mean, mean.mean(dim=-1, keepdim=True))
         ripple = self.ripple(log_spectrum, int(self.config["detail_median_bins"]))
-        lags = self.ripple_lags(ripple, self.n_cyclic)
+        lags = self.ripple_lags(ripple, self.n_cyclic)  # as many bands as group 2: both are detail ripples
         above = lags - lags.median(dim=-1, keepdim=True).values
         variance = ripple.var(dim=-1)
         bins = log_spectrum.shape[-1]

@@ -125,12 +125,11 @@ class BenchConfig:
         files = {f"dataset:{name}": spec.manifest for name, spec in self.datasets.items()}
         for detector in self.detectors:
             if detector.model == "auto":  # the routed detector: both bundled models and the router
-                from importlib import resources
+                from unmask.detect.routing import content_classifier_path
 
                 files[f"detector:{detector.name}:speech"] = bundled_model_path("default")
                 files[f"detector:{detector.name}:music"] = bundled_model_path("music")
-                files[f"detector:{detector.name}:content"] = Path(
-                    str(resources.files("unmask") / "assets" / "content.npz"))
+                files[f"detector:{detector.name}:content"] = content_classifier_path()
             elif detector.model is not None:
                 model = detector.model
                 path = bundled_model_path(model) if model in BUNDLED_MODELS else Path(model)
