@@ -23,7 +23,8 @@ from unmask.eval.corruptions import (
     corruption_names,
 )
 from unmask.eval.corruptions.table import markdown_table
-from unmask.signal import estimate_delay
+from unmask.signal import SignalError, estimate_delay
+from unmask.signal.loudness import loudness_normalise
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = 7
@@ -169,6 +170,24 @@ def test_pitch_shift_moves_the_pitch_and_gain_the_level() -> None:
     np.testing.assert_allclose(corrupted("gain", 3), clip() * 10 ** (-20 / 20), rtol=1e-6)
 
 
+def test_loudness_rides_the_level_to_its_target() -> None:
+    """On a 12-s clip whose second half is 20 dB louder, loudnorm evens the halves out (dynamic mode), and
+    the broadcast and streaming targets (-23 and -14 LUFS) come out about 9 dB apart."""
+    def level_db(x: np.ndarray) -> float:
+        return float(10 * np.log10(np.mean(x.astype(np.float64) ** 2)))
+    rng = np.random.default_rng(3)
+    x = np.concatenate([voiced(6.0, rng) * 0.03, voiced(6.0, rng) * 0.3]).astype(np.float32)
+    quiet, loud = slice(RATE, 6 * RATE), slice(7 * RATE, 12 * RATE)
+    assert level_db(x[loud]) - level_db(x[quiet]) == pytest.approx(20.0, abs=1.0)
+    broadcast, streaming = (apply_corruption(x, RATE, "loudness", s, SEED) for s in (1, 3))
+    for out in (broadcast, streaming):
+        assert out.shape == x.shape and abs(level_db(out[loud]) - level_db(out[quiet])) < 3.0
+    assert level_db(streaming[loud]) - level_db(broadcast[loud]) == pytest.approx(9.0, abs=1.5)
+    assert np.max(np.abs(streaming)) <= 10 ** (-1 / 20) + 0.01  # the -1 dBTP limiter (sample peak here)
+    with pytest.raises(SignalError, match="target loudness"):
+        loudness_normalise(x, RATE, target_lufs=0.0, range_lu=7.0)
+
+
 def test_pool_clips_are_the_background() -> None:
     t = np.arange(RATE) / RATE
     tone = (0.2 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
@@ -183,7 +202,8 @@ def test_pool_clips_are_the_background() -> None:
 
 
 @pytest.mark.parametrize("name", [_param(n) for n in ("telephone-band", "resample", "mp3", "opus", "gsm",
-                                                       "g722", "reverb", "time-stretch", "babble")])
+                                                       "g722", "reverb", "time-stretch", "babble",
+                                                       "loudness")])
 @pytest.mark.parametrize("rate", [8000, 44100])
 def test_other_sample_rates(name: str, rate: int) -> None:
     x = voiced(0.5, np.random.default_rng(1), rate=rate)

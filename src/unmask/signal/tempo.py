@@ -8,40 +8,10 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
-
-import av
-import av.filter
 import numpy as np
 
 from unmask.signal.core import SignalError, fit_length
-
-
-def _run_filters(x: np.ndarray, rate: int, chain: list[tuple[str, str]]) -> np.ndarray:
-    graph = av.filter.Graph()
-    node = graph.add_abuffer(format="flt", sample_rate=rate, layout="mono", time_base=f"1/{rate}")
-    source = node
-    for name, args in chain:
-        nxt = graph.add(name, args)
-        node.link_to(nxt)
-        node = nxt
-    sink = graph.add("abuffersink")
-    node.link_to(sink)
-    graph.configure()
-    frame = av.AudioFrame.from_ndarray(x.astype(np.float32)[None, :], format="flt", layout="mono")
-    frame.sample_rate = rate
-    frame.pts = 0
-    frame.time_base = Fraction(1, rate)
-    source.push(frame)
-    source.push(None)
-    parts = []
-    while True:
-        try:
-            out = sink.pull()
-        except (av.error.EOFError, av.error.BlockingIOError):
-            break
-        parts.append(out.to_ndarray().reshape(-1))
-    return np.concatenate(parts).astype(np.float64) if parts else np.zeros(0)
+from unmask.signal.ffmpeg_filters import run_filters
 
 
 def _atempo_chain(factor: float) -> list[tuple[str, str]]:
@@ -60,7 +30,7 @@ def time_stretch(x: np.ndarray, rate: int, factor: float) -> np.ndarray:
         raise SignalError(f"time-stretch factor must lie within [0.1, 10], got {factor}")
     if factor == 1.0:
         return x.copy()
-    return _run_filters(x, rate, _atempo_chain(factor))
+    return run_filters(x, rate, _atempo_chain(factor))
 
 
 def pitch_shift(x: np.ndarray, rate: int, semitones: float) -> np.ndarray:
@@ -72,4 +42,4 @@ def pitch_shift(x: np.ndarray, rate: int, semitones: float) -> np.ndarray:
     ratio = 2.0 ** (semitones / 12.0)
     chain = [("asetrate", str(int(round(rate * ratio)))), ("aresample", str(rate)),
              *_atempo_chain(1.0 / ratio)]
-    return fit_length(_run_filters(x, rate, chain), x.shape[0])
+    return fit_length(run_filters(x, rate, chain), x.shape[0])

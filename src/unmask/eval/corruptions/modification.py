@@ -9,6 +9,7 @@ import numpy as np
 
 from unmask.eval.corruptions.base import Corruption
 from unmask.signal import band_pass, convolve_same, resample_round_trip, synthetic_rir
+from unmask.signal.loudness import loudness_normalise
 from unmask.signal.tempo import pitch_shift, time_stretch
 
 #: Packet length for packet loss (a typical VoIP frame).
@@ -58,6 +59,10 @@ def _gain(x: np.ndarray, rate: int, p: Mapping[str, Any], rng: np.random.Generat
     return x * 10.0 ** (p["gain_db"] / 20.0)
 
 
+def _loudness(x: np.ndarray, rate: int, p: Mapping[str, Any], rng: np.random.Generator, pool) -> np.ndarray:
+    return loudness_normalise(x, rate, p["target_lufs"], p["range_lu"])
+
+
 def _telephone(x: np.ndarray, rate: int, p: Mapping[str, Any], rng: np.random.Generator, pool) -> np.ndarray:
     high = min(p["high_hz"], 0.95 * rate / 2)  # a band written for 16 kHz still works at 8 kHz
     return band_pass(x, p["low_hz"], high, BAND_ORDER, rate)
@@ -104,6 +109,14 @@ MODIFICATION_CORRUPTIONS = (
                "Attenuation (a quiet recording); the shape is kept, only the level changes.",
                tuple({"gain_db": g} for g in (-6.0, -12.0, -20.0, -30.0, -40.0)), _gain,
                lambda p: f"gain {p['gain_db']:g} dB"),
+    Corruption("loudness", "modification",
+               "Loudness normalisation (EBU R128, FFmpeg loudnorm, one pass: gain riding towards the target, "
+               "the loudness range held, true peak limited to -1 dBTP), from broadcast (-23 LUFS) through "
+               "streaming (-14) to a loud master (-8) with an ever narrower range. A clip shorter than 3 s "
+               "gets one gain and the limiter.",
+               tuple({"target_lufs": t, "range_lu": r} for t, r in
+                     ((-23.0, 15.0), (-16.0, 11.0), (-14.0, 7.0), (-11.0, 5.0), (-8.0, 3.0))), _loudness,
+               lambda p: f"{p['target_lufs']:g} LUFS, range {p['range_lu']:g} LU"),
     Corruption("telephone-band", "modification",
                f"Zero-phase Butterworth band-pass (order {BAND_ORDER} per edge), narrowing to and past the "
                "300-3400 Hz telephone band; the upper edge is capped at 0.95 x Nyquist.",
