@@ -39,6 +39,7 @@ TINY = {
     "subpixel": {"channels": 32},
     "istft": {"channels": 32, "blocks": 1},
     "codec-rvq": {"channels": 8, "max_channels": 32, "latent_dim": 16, "codebook_size": 32},
+    "snake-vae": {"channels": 8, "max_channels": 32, "latent_dim": 8},
 }
 FAST = TrainSettings(segment_samples=2560, batch_size=2, save_every_s=1e9)
 
@@ -112,6 +113,34 @@ def test_chunked_resynthesis_matches_one_pass(trained, family):
     chunked = NeuralVocoderSystem.from_directory(name, folder, chunk_seconds=0.3, context_seconds=0.5)
     a, b = (s.resynthesize(wave, RATE, np.random.default_rng(0)) for s in (whole, chunked))
     assert np.abs(a - b).max() < 1e-4 * max(1.0, np.abs(a).max() * 100)
+
+
+def test_snake_vae_samples_in_training_and_decodes_the_mean_at_inference(trained):
+    folder, reports = trained
+    model = reports["snake-vae"].model
+    waves = torch.from_numpy(np.stack([c[:2560] for c in clips(2)]).astype(np.float32))
+    model.train()
+    (first, kl), (second, _) = model.reconstruct(waves), model.reconstruct(waves)
+    assert kl.item() > 0 and not torch.equal(first, second)  # a draw from the posterior each time
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model.reconstruct(waves)[0], model.reconstruct(waves)[0])
+        mean, scale = model.posterior(waves)
+    assert mean.shape == (2, TINY["snake-vae"]["latent_dim"], 2560 // model.hop) and bool((scale > 0).all())
+    with pytest.raises(ValueError, match="n_q"):
+        model.reconstruct(waves, n_q=4)
+
+
+def test_snake_gradient_matches_autograd():
+    from unmask.data.synthesize.vocoders.vae import Snake
+    snake = Snake(3).double()
+    with torch.no_grad():
+        snake.alpha.copy_(torch.tensor([0.3, 1.0, 2.5], dtype=torch.float64).view(1, 3, 1))
+    x = torch.randn(2, 3, 40, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(snake, (x,))
+    alpha = snake.alpha.abs() + 1e-4
+    reference = x + torch.sin(alpha * x) ** 2 / alpha
+    torch.testing.assert_close(snake(x), reference)
 
 
 def test_rvq_more_stages_reconstruct_better_and_codes_are_in_range(tmp_path):
@@ -201,6 +230,7 @@ def test_synthesize_copy_uses_trained_vocoders_by_name(trained, tmp_path):
         "codec-rvq-2",
         "codec-rvq-4",
         "codec-rvq-8",
+        "snake-vae",
     ]
     manifest = real_manifest(tmp_path)
     result = synthesize_copy(

@@ -202,8 +202,8 @@ def family_of(system: str) -> str:
 
 
 # The vocoder zoo's systems that copy music (unmask data train-vocoders): one per upsampling family, and
-# the RVQ codec at its highest rate (its lower rates are the same decoder).
-ZOO_FAMILIES = ("melgan", "hifigan", "upsample-conv", "subpixel", "istft", "codec-rvq-8")
+# the RVQ codec at its highest rate (its lower rates are the same decoder), and the Snake VAE.
+ZOO_FAMILIES = ("melgan", "hifigan", "upsample-conv", "subpixel", "istft", "codec-rvq-8", "snake-vae")
 
 
 def assign_families(songs: Sequence[str], families: Sequence[str]) -> dict[str, str]:

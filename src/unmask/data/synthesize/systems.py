@@ -1,8 +1,9 @@
 """The named copy-synthesis systems (``unmask data synthesize copy --systems world,lpc``).
 
 :data:`COPY_SYSTEMS` are the DSP vocoders (no training needed, the default set). The neural ones
-(:func:`neural_system_names`: melgan, hifigan, upsample-conv, subpixel, istft, codec-rvq-2/4/8) need trained
-checkpoints: ``get_copy_system(name, vocoders_dir=DIR)`` with DIR as ``unmask data train-vocoders`` wrote it.
+(:func:`neural_system_names`: melgan, hifigan, upsample-conv, subpixel, istft, codec-rvq-2/4/8,
+snake-vae) need trained checkpoints: ``get_copy_system(name, vocoders_dir=DIR)`` with DIR as
+``unmask data train-vocoders`` wrote it.
 """
 
 from __future__ import annotations

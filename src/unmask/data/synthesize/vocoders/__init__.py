@@ -4,8 +4,9 @@ Families (see docs/vocoders.md): ``melgan`` (transposed conv + dilated residual 
 discriminator), ``hifigan`` (transposed conv + multi-receptive-field fusion, multi-period discriminator),
 ``upsample-conv`` (nearest upsampling + conv), ``subpixel`` (1-D pixel shuffle), ``istft`` (Vocos-style
 magnitude + phase head and inverse STFT) and ``codec-rvq`` (strided-conv autoencoder with a residual vector
-quantiser; systems ``codec-rvq-2/4/8`` use 2, 4 or 8 stages). Input: 80-band log-mel, 1024-point FFT, hop
-256 at 16 kHz (the codec: the waveform, 320 samples per code frame).
+quantiser; systems ``codec-rvq-2/4/8`` use 2, 4 or 8 stages) and ``snake-vae`` (a Snake-activated
+waveform VAE, the decoder of latent-diffusion music models). Input: 80-band log-mel, 1024-point FFT, hop
+256 at 16 kHz (the codec: the waveform, 320 samples per code frame; the VAE: the waveform, 512).
 
 :func:`train_vocoder` writes one checkpoint per family; :class:`NeuralVocoderSystem` resynthesises through it.
 """

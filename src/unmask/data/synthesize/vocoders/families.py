@@ -12,6 +12,7 @@ from unmask.data.synthesize.vocoders.generators import (
     StackedUpsampler,
     VocoderModel,
 )
+from unmask.data.synthesize.vocoders.vae import SnakeVAE
 
 # family -> {"model": constructor settings, "discriminators": names}. Sizes are chosen for CPU training
 # (a few hundred thousand parameters, about 1-3 training steps/s on 2 cores at batch 8 x 0.64 s).
@@ -28,6 +29,9 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "istft": {"model": {"channels": 192, "blocks": 4}, "discriminators": ["mpd"]},
     "codec-rvq": {"model": {"channels": 16, "strides": [2, 4, 5, 8], "latent_dim": 64, "n_codebooks": 8,
                             "codebook_size": 256, "max_channels": 192},
+                  "discriminators": ["msd"]},
+    "snake-vae": {"model": {"channels": 16, "strides": [2, 4, 8, 8], "latent_dim": 32, "max_channels": 192,
+                            "kl_weight": 1e-4},
                   "discriminators": ["msd"]},
 }
 # The codec's copy-synthesis systems: name -> RVQ stages used at inference (bitrate 0.8/1.6/3.2 kbit/s).
@@ -61,4 +65,6 @@ def build_model(config: dict[str, Any]) -> VocoderModel:
         return ISTFTVocoder(**settings)
     if family == "codec-rvq":
         return RVQCodec(**settings)
+    if family == "snake-vae":
+        return SnakeVAE(**settings)
     raise ValueError(f"unknown vocoder family {family!r}; known: {', '.join(FAMILIES)}")
