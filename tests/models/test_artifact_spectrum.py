@@ -126,3 +126,24 @@ def test_the_summaries_see_where_the_power_is():
     bright_share, dull_share = _groups(model, wave)["summaries"][-4:], _groups(model, dull)["summaries"][-4:]
     assert bright_share[1] == pytest.approx(np.log(0.5), abs=0.05)  # white noise: half the power above
     assert (dull_share[1:] < bright_share[1:] - 2.0).all()
+
+
+def test_the_experts_logit_is_the_mean_of_their_own_and_they_must_read_held_groups():
+    """Two experts (every group; summaries and stability only) fitted together give the mean of the two
+    fitted alone: one weight vector, zero where an expert does not look."""
+    rng = np.random.default_rng(5)
+    model = ArtifactSpectrum({})
+    feats = rng.standard_normal((80, model.n_features))
+    targets = np.r_[np.zeros(40), np.ones(40)].astype(int)
+    feats[targets == 1, -14:] += 0.8
+    model.fit_features(feats, targets)
+    alone = []
+    for groups in model.experts:
+        expert = ArtifactSpectrum({"experts": [list(groups)]})
+        expert.fit_features(feats, targets)
+        alone.append((expert.weight.numpy(), float(expert.bias)))
+    torch.testing.assert_close(model.weight, torch.as_tensor((alone[0][0] + alone[1][0]) / 2))
+    assert float(model.bias) == pytest.approx((alone[0][1] + alone[1][1]) / 2, abs=1e-6)
+    assert np.all(alone[1][0][: model.n_lags + model.n_cyclic] == 0)  # the position-free expert
+    with pytest.raises(ValueError, match="subset of the groups"):
+        ArtifactSpectrum({"groups": ["lags"], "experts": [["lags", "stability"]]})

@@ -42,19 +42,45 @@ def _pool(seed: int = 0) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
 def test_the_nested_check_chooses_on_the_other_folds(study):
     frame, feats = _pool()
     model = build_model("artifact-spectrum", {})
-    candidates = [{"groups": ["stability"]}, {"groups": ["lags"], "C": 0.01}]
-    result = study.nested_check("artifact-spectrum", {}, model, feats, frame, candidates, seed=0, jobs=1)
-    assert set(result["candidate_chosen_per_fold"]) == set(frame.fold)
-    assert set(result["candidate_chosen_per_fold"].values()) == {1}  # the lags carry the signal
-    assert result["pooled_eer"] < 0.1
-    assert set(result["eer_per_family"]) == {"a", "b", "c"}
+    candidates = [{"groups": ["stability"], "experts": None},
+                  {"groups": ["lags"], "experts": None, "C": 0.01}]
+    checked = study.nested_check("artifact-spectrum", {}, model, feats, frame, candidates, seed=0, jobs=1)
+    assert set(checked) == {"candidates", *study.CRITERIA}
+    for criterion in study.CRITERIA:
+        result = checked[criterion]
+        assert set(result["candidate_chosen_per_fold"]) == set(frame.fold)
+        assert set(result["candidate_chosen_per_fold"].values()) == {1}  # the lags carry the signal
+        assert result["pooled_eer"] < 0.1
+        assert set(result["eer_per_family"]) == {"a", "b", "c"}
     only_noise = study.nested_check("artifact-spectrum", {}, model, feats, frame, candidates[:1], seed=0,
                                     jobs=1)
-    assert only_noise["pooled_eer"] > 0.25  # three noise features: near chance
+    assert only_noise["pooled"]["pooled_eer"] > 0.25  # three noise features: near chance
+
+
+def test_the_worst_family_criterion_picks_the_candidate_that_carries_to_a_new_family(study):
+    """Each fake family's comb sits at its own ripple lags (a new decoder, a new place), and every fake is
+    a little more stable than the reals. Held out, a family is missed by the lags alone; an expert on the
+    stability group carries to it, and the worst family's EER picks that candidate on every fold."""
+    frame, feats = _pool()
+    spectrum = feats["spectrum"]
+    spectrum[:, :, :20] = np.random.default_rng(1).standard_normal(spectrum[:, :, :20].shape)
+    for k, family in enumerate("abc"):
+        spectrum[(frame.family == family).to_numpy(), :, 20 * k : 20 * k + 20] += 1.5
+    spectrum[(frame.label == "fake").to_numpy(), :, -3:] += 1.0
+    model = build_model("artifact-spectrum", {})
+    candidates = [{"groups": ["lags"], "experts": None},
+                  {"groups": ["lags", "stability"], "experts": [["lags", "stability"], ["stability"]]}]
+    checked = study.nested_check("artifact-spectrum", {}, model, feats, frame, candidates, seed=0, jobs=1)
+    worst = checked["worst-family"]
+    assert set(worst["candidate_chosen_per_fold"].values()) == {1}
+    alone = study.nested_check("artifact-spectrum", {}, model, feats, frame, candidates[:1], seed=0, jobs=1)
+    for family in "abc":
+        assert alone["worst-family"]["eer_per_family"][family] > 0.3  # the lags alone: near chance
+        assert worst["eer_per_family"][family] < alone["worst-family"]["eer_per_family"][family] - 0.1
 
 
 def test_a_candidate_needing_other_features_is_refused(study):
     frame, feats = _pool()
     model = build_model("artifact-spectrum", {})
-    with pytest.raises(UnmaskError, match="only C and groups may change"):
+    with pytest.raises(UnmaskError, match="only C, groups and experts may change"):
         study.nested_check("artifact-spectrum", {}, model, feats, frame, [{"n_fft": 8192}], seed=0, jobs=1)
