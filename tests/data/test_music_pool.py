@@ -96,6 +96,12 @@ def test_debian_packages_archives_wheel_and_manifest_rows_become_songs(tmp_path)
     reals, missing = debian_tracks(listing, files_of=listing.__getitem__, extract_to=tmp_path / "unpacked")
     assert missing == ["pkg-c"]
     assert sorted(t.song for t in reals) == ["pkg-a/click", "pkg-a/t0", "pkg-a/t0", "pkg-a/t1", "pkg-b/song"]
+    # a game's data package: only its music folder counts, not its sound effects and voices
+    voice = _tune(package_dir / "hw" / "Data" / "Sounds" / "voices" / "taunt.wav", 12.0, seed=11)
+    tune = _tune(package_dir / "hw" / "Data" / "Music" / "theme.wav", 12.0, seed=12)
+    game = {"hedgewars-data": [voice, tune]}
+    game_tracks, _ = debian_tracks(game, files_of=game.__getitem__)
+    assert [t.song for t in game_tracks] == ["hedgewars-data/theme"]
 
     wheel = tmp_path / "wheel" / "tracks"
     fakes = ace_step_tracks(_tune(wheel / "calm" / "calm_acoustic_s411.wav", 12.0, seed=7).parents[1])

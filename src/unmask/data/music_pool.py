@@ -46,6 +46,20 @@ DEBIAN_MUSIC: dict[str, str] = {
     "drascula-music": "orchestral",
     "asc-music": "rock",
     "fb-music-high": "chiptune",
+    # session 9: beyond the issue's list, towards its 6-8 h of real music and more styles
+    "warzone2100-music": "ambient",
+    "supertux-data": "pop",
+    "hedgewars-data": "mixed",
+    "extremetuxracer-data": "pop",
+    "xmoto-data": "electronic",
+}
+# package -> the folder its music sits in, for a game's data package that also holds sound effects
+# and voices (hedgewars-data's Sounds/voices hold spoken lines of 10 s and more: not music)
+DEBIAN_MUSIC_FOLDERS: dict[str, str] = {
+    "supertux-data": "music",
+    "hedgewars-data": "Music",
+    "extremetuxracer-data": "music",
+    "xmoto-data": "Musics",
 }
 AUDIO_SUFFIXES = frozenset({".ogg", ".oga", ".opus", ".mp3", ".flac", ".wav", ".xm", ".it", ".mod", ".s3m"})
 COLUMNS = ("path", "label", "domain", "system", "family", "source", "song", "start_s", "duration_s",
@@ -133,7 +147,8 @@ def debian_tracks(
     extract_to: Path | None = None,
 ) -> tuple[list[Track], list[str]]:
     """Real tracks of the installed packages, and the packages that are missing. Archives (.pk3) are
-    unpacked into ``extract_to`` (left out without it)."""
+    unpacked into ``extract_to`` (left out without it). A package in :data:`DEBIAN_MUSIC_FOLDERS`
+    gives only the files under its music folder."""
     tracks, missing = [], []
     for package in packages:
         files = files_of(package)
@@ -141,6 +156,8 @@ def debian_tracks(
             missing.append(package)
         archives = [p for p in files if p.suffix.lower() in ARCHIVE_SUFFIXES]
         files = [p for p in files if p not in archives]
+        if package in DEBIAN_MUSIC_FOLDERS:
+            files = [p for p in files if DEBIAN_MUSIC_FOLDERS[package] in p.parts]
         if extract_to is not None:
             for archive in archives:
                 files += extract_audio(archive, extract_to / package)
