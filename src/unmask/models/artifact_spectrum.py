@@ -29,8 +29,8 @@ equally), each on some of the groups; the logit is the mean of theirs. A mean of
 linear logit, so the checkpoint holds one weight vector whatever the experts. Why two experts by default:
 one reads every group, the ripple lags included, and learns where the training decoders' combs sit; the
 other reads only the position-free groups (summaries, stability), so it cannot, and it carries to a
-decoder whose comb sits elsewhere (ACE-Step held out: 18% EER alone, against 25% for the first; a
-choice made after seeing that fold, which the nested check does not confirm: see docs/music.md).
+decoder whose comb sits elsewhere (ACE-Step held out on the music pool: 25% EER alone, against 36%
+for the first, 29% for the two; the choice and its nested check are in docs/music.md).
 Fitted by :meth:`fit_windows` (estimation, not gradient) or, in the study, :meth:`fit_features` on
 cached features. Scoring runs in torch from buffers, so a checkpoint holds only tensors.
 """
