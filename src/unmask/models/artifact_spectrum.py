@@ -104,13 +104,11 @@ class ArtifactSpectrum(DetectorModel):
             raise ValueError(f"groups must be a non-empty subset of {', '.join(self.GROUPS)}, "
                              f"got {cfg['groups']}")
         self.groups = tuple(g for g in self.GROUPS if g in cfg["groups"])
-        self.experts = [tuple(g for g in self.GROUPS if g in expert) for expert in
-                        (cfg["experts"] if cfg.get("experts") is not None else [self.groups])]
-        outside = sorted({g for expert in cfg.get("experts") or [] for g in expert} - set(self.groups))
-        if outside or not all(self.experts):
+        experts = cfg["experts"] if cfg.get("experts") is not None else [self.groups]
+        if not all(expert and set(expert) <= set(self.groups) for expert in experts):
             raise ValueError("each expert must be a non-empty subset of the groups "
-                             f"{', '.join(self.groups)}, "
-                             f"got {cfg['experts']}")
+                             f"{', '.join(self.groups)}, got {cfg['experts']}")
+        self.experts = [tuple(g for g in self.groups if g in expert) for expert in experts]
         self.n_features = sum(self.group_sizes[g] for g in self.groups)
         self.register_buffer("window", torch.hann_window(int(cfg["n_fft"])), persistent=False)
         self.register_buffer("detail_window", torch.hann_window(int(cfg["detail_n_fft"])), persistent=False)

@@ -153,13 +153,9 @@ class RVQCodec(VocoderModel):
         """Bits per second with ``n_q`` stages."""
         return n_q * torch.log2(torch.tensor(float(self.codebook_size))).item() * self.sample_rate / self.hop
 
-    def _padded(self, wave: torch.Tensor) -> torch.Tensor:
-        excess = wave.shape[-1] % self.hop
-        return F.pad(wave, (0, self.hop - excess)) if excess else wave
-
     def encode(self, wave: torch.Tensor, n_q: int | None = None) -> torch.Tensor:
         """``[B, T]`` -> code indices ``[n_q, B, ceil(T / hop)]``."""
-        return self.quantizer.encode(self.encoder(self._padded(wave).unsqueeze(1)), n_q)
+        return self.quantizer.encode(self.encoder(self.padded_to_hop(wave).unsqueeze(1)), n_q)
 
     def decode(self, codes: torch.Tensor, length: int | None = None) -> torch.Tensor:
         out = self.decoder(self.quantizer.decode(codes)).squeeze(1)
@@ -168,7 +164,7 @@ class RVQCodec(VocoderModel):
     def reconstruct(self, wave: torch.Tensor, n_q: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         if n_q is None and self.training:  # quantiser dropout: every bitrate gets trained
             n_q = int(torch.randint(1, self.n_codebooks + 1, ()).item())
-        latent = self.encoder(self._padded(wave).unsqueeze(1))
+        latent = self.encoder(self.padded_to_hop(wave).unsqueeze(1))
         quantised, commitment = self.quantizer(latent, n_q)
         out = self.decoder(quantised).squeeze(1)
         return out[..., : wave.shape[-1]], commitment

@@ -63,6 +63,11 @@ class VocoderModel(nn.Module):
     def reconstruct(self, wave: torch.Tensor, n_q: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
+    def padded_to_hop(self, wave: torch.Tensor) -> torch.Tensor:
+        """``wave`` zero-padded at the end to a whole number of hops (a waveform encoder's frames)."""
+        excess = wave.shape[-1] % self.hop
+        return F.pad(wave, (0, self.hop - excess)) if excess else wave
+
 
 class MelVocoder(VocoderModel):
     """Log-mel analysis + a frame-rate -> sample-rate network ``synthesise(mel) -> [B, frames * hop]``."""

@@ -95,13 +95,9 @@ class SnakeVAE(VocoderModel):
         decoder += [Snake(widths[0]), wn_conv(widths[0], 1, 7, padding=3), nn.Tanh()]
         self.decoder = nn.Sequential(*decoder)
 
-    def _padded(self, wave: torch.Tensor) -> torch.Tensor:
-        excess = wave.shape[-1] % self.hop
-        return F.pad(wave, (0, self.hop - excess)) if excess else wave
-
     def posterior(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``[B, T]`` -> mean and scale ``[B, latent_dim, ceil(T / hop)]``."""
-        mean, raw_scale = self.encoder(self._padded(wave).unsqueeze(1)).chunk(2, dim=1)
+        mean, raw_scale = self.encoder(self.padded_to_hop(wave).unsqueeze(1)).chunk(2, dim=1)
         return mean, F.softplus(raw_scale) + 1e-4
 
     def reconstruct(self, wave: torch.Tensor, n_q: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
