@@ -4,6 +4,7 @@ run of each harness finds nothing (``make fuzz`` runs them for longer)."""
 from __future__ import annotations
 
 import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,4 +48,6 @@ def test_a_short_coverage_guided_run_finds_nothing(target, tmp_path):
     run = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     crashes = [p for kind in ("crash", "timeout", "oom", "leak") for p in sorted(tmp_path.glob(f"{kind}-*"))]
     assert run.returncode == 0 and not crashes, run.stderr[-4000:]
-    assert "Done 300 runs" in run.stderr
+    # libFuzzer checks -runs between batches of mutations, so it may stop a run or two past the limit
+    done = re.search(r"Done (\d+) runs", run.stderr)
+    assert done and int(done.group(1)) >= 300, run.stderr[-4000:]

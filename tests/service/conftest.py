@@ -11,19 +11,11 @@ import pytest
 
 from pg_server import free_port, postgres_server
 from service_fixtures import tiny_detector
+from torch_threads import one_torch_thread  # noqa: F401 (a fixture: one torch thread)
 
 pytest.importorskip("fastapi", reason="the service needs fastapi (pip install -e '.[dev]')")
 
 
-
-@pytest.fixture(scope="session", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 class Service:

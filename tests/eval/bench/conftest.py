@@ -11,17 +11,7 @@ import soundfile as sf
 
 from audio_fixtures import RATE, buzzy, voiced
 from pg_server import postgres_server
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """The tiny model's batches gain nothing from threads, and on a busy machine they lose a lot."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from torch_threads import one_torch_thread  # noqa: F401 (a fixture: one torch thread)
 
 
 @pytest.fixture(scope="session")
