@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from unmask.errors import UnmaskError
+from unmask._db import open_engine
 
 SCAN_STATUSES = ("queued", "running", "done", "failed")
 KEY_PREFIX = "unm"
@@ -77,14 +77,6 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def normalise_url(url: str) -> str:
-    """``postgresql://`` (and ``postgres://``) -> psycopg 3, the driver unmask installs."""
-    for plain in ("postgresql://", "postgres://"):
-        if url.startswith(plain):
-            return "postgresql+psycopg://" + url[len(plain):]
-    return url
-
-
 def hash_key(key: str) -> str:
     # Keys are 256 random bits: a fast hash is enough (no dictionary to attack), and it is constant time
     # to compare. A database leak yields hashes that cannot be turned back into keys.
@@ -135,23 +127,8 @@ class ServiceStore:
     """Keys and scan jobs; migrates the schema on open."""
 
     def __init__(self, url: str) -> None:
-        url = normalise_url(url)
-        try:
-            options: dict[str, Any] = {}
-            if url.startswith("sqlite"):
-                # Worker threads and the API share the file; wait for a writer instead of failing.
-                options["connect_args"] = {"check_same_thread": False, "timeout": 30}
-            self.engine = sa.create_engine(url, pool_pre_ping=True, **options)
-            if url.startswith("sqlite"):
-                sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-            migrate(self.engine)
-        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
-            raise UnmaskError(
-                f"not a usable database URL: {url!r} ({exc})",
-                hint="e.g. sqlite:///path/unmask-serve.sqlite or postgresql://user@host/db",
-            ) from exc
-        except sa.exc.OperationalError as exc:
-            raise UnmaskError(f"cannot open the service database {self.safe_url} ({exc.orig})") from exc
+        self.engine = open_engine(url, what="the service database", example="sqlite:///path/unmask-serve.sqlite",
+                                  prepare=migrate, shared_sqlite=True)
 
     @property
     def safe_url(self) -> str:
@@ -378,13 +355,6 @@ class ServiceStore:
             conn.execute(
                 scans.update().where(scans.c.id == scan_id).values(stored_path=None, purge_after=None)
             )
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not wait for the worker's writes
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
 
 
 def _iso(value: datetime | None) -> str | None:

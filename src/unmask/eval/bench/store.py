@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from unmask._db import open_engine
 from unmask.errors import UnmaskError
 
 STATUSES = ("pending", "running", "done", "failed")
@@ -117,16 +118,8 @@ class ResultStore:
     """A results database; creates its tables on first use."""
 
     def __init__(self, url: str) -> None:
-        try:
-            self.engine = sa.create_engine(url, future=True)
-            metadata.create_all(self.engine)
-        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
-            raise UnmaskError(
-                f"not a usable database URL: {url!r} ({exc})",
-                hint="e.g. sqlite:///runs/x/results.sqlite or postgresql+psycopg://user@host/db",
-            ) from exc
-        except sa.exc.OperationalError as exc:
-            raise UnmaskError(f"cannot open the results store {self.safe_url} ({exc.orig})") from exc
+        self.engine = open_engine(url, what="the results store", example="sqlite:///runs/x/results.sqlite",
+                                  prepare=metadata.create_all)
 
     @property
     def safe_url(self) -> str:

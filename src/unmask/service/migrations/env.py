@@ -7,7 +7,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from unmask.service.db import metadata, normalise_url
+from unmask._db import normalise_url
+from unmask.service.db import metadata
 
 config = context.config
 connection = config.attributes.get("connection")
