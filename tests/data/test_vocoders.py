@@ -24,7 +24,6 @@ from unmask.data.synthesize.vocoders import (
     build_model,
     load_checkpoint,
     load_vocoder,
-    mel_l1,
     partial_path,
     train_vocoder,
     trained_systems,
@@ -161,8 +160,12 @@ def test_rvq_more_stages_reconstruct_better_and_codes_are_in_range(tmp_path):
     with torch.no_grad():
         latent = codec.encoder(waves.unsqueeze(1))
         residuals = [float(torch.mean((latent - codec.quantizer(latent, n)[0]) ** 2)) for n in (1, 2, 4, 8)]
+        unquantised = codec.decoder(latent)
+        errors = {n: float(torch.mean((codec.decoder(codec.quantizer(latent, n)[0]) - unquantised) ** 2))
+                  for n in (1, 8)}
     assert residuals == sorted(residuals, reverse=True) and residuals[-1] < 0.8 * residuals[0]
-    errors = {n: mel_l1(codec, waves, n_q=n) for n in (1, 8)}
+    # the audio from 8 stages is nearer the audio of the unquantised latent. (Not mel L1 against the
+    # input: after 20 steps the decoder is too young for that, and the order flipped with the CPU.)
     assert errors[8] < errors[1]
     assert codec.bitrate(2) == pytest.approx(2 * 5 * 50)  # 32 codes = 5 bits, 50 frames/s
     with pytest.raises(ValueError, match="n_q"):

@@ -86,19 +86,31 @@ def test_one_class_cannot_be_fitted():
 def _groups(model: ArtifactSpectrum, wave: np.ndarray) -> dict[str, np.ndarray]:
     with torch.inference_mode():
         feats = model.features(torch.from_numpy(wave)[None])[0].numpy()
-    sizes = {"lags": model.n_lags, "cyclic": model.n_cyclic, "summaries": model.N_SUMMARIES,
-             "stability": model.N_STABILITY}
+    sizes = {name: model.group_sizes[name] for name in model.groups}
     edges = np.cumsum([0, *sizes.values()])
     return {name: feats[a:b] for name, a, b in zip(sizes, edges[:-1], edges[1:], strict=True)}
 
 
-def test_the_four_feature_groups_have_their_sizes_and_are_finite():
-    model = _model()
+def _with_persistence() -> ArtifactSpectrum:
+    """The opt-in group 5 beside the default four."""
+    return ArtifactSpectrum({"window_s": SECONDS, "groups": list(ArtifactSpectrum.GROUPS), "experts": None})
+
+
+def test_the_five_feature_groups_have_their_sizes_and_are_finite():
+    assert "persistence" not in _model().groups  # opt-in: it did not help on the music pool
+    model = _with_persistence()
     groups = _groups(model, _song(5))
+    assert list(groups) == list(ArtifactSpectrum.GROUPS)
     assert sum(len(g) for g in groups.values()) == model.n_features
     assert (len(groups["lags"]), len(groups["cyclic"])) == (256, 128)  # 16384- and 4096-point ripples
+    assert (len(groups["summaries"]), len(groups["stability"]), len(groups["persistence"])) == (11, 3, 9)
     for wave in (_song(5), np.zeros(int(RATE * SECONDS), dtype=np.float32)):
         assert all(np.isfinite(g).all() for g in _groups(model, wave).values())
+    default = _model()
+    with torch.inference_mode():  # the default groups are the same columns with or without group 5
+        both = model.features(torch.from_numpy(_song(5))[None])
+        torch.testing.assert_close(default.features(torch.from_numpy(_song(5))[None]),
+                                   both[:, model.columns_of(default.groups)])
 
 
 def test_a_comb_that_stays_put_is_more_stable_than_the_music_under_it():
@@ -116,6 +128,32 @@ def test_a_comb_that_stays_put_is_more_stable_than_the_music_under_it():
     assert comb_stability[1] > song_stability[1]  # and the lowest
 
 
+def _held_chord(seed: int) -> np.ndarray:
+    """Three notes held for the whole window, 29 partials each fading as 1/k^2: a synthesiser pad, the
+    real music the detector most often calls fake."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(RATE * SECONDS)) / RATE
+    notes = rng.choice(110.0 * 2 ** (np.arange(24) / 12), size=3)
+    wave = sum(np.sin(2 * np.pi * k * f * t + rng.uniform(0, 2 * np.pi)) / k**2
+               for f in notes for k in range(1, 30))
+    return (0.1 * wave + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_comb_over_the_whole_band_persists_and_a_held_chord_does_not(seed):
+    """Group 5: a decoder-like comb (peaks every 400 Hz, as deep at 7 kHz as at 1 kHz) shows its spacing
+    in every quarter of the band, with the ripple as strong at the top as at the bottom. A held chord
+    also ripples regularly, but its partials fade up the band."""
+    model = _with_persistence()
+    song = _song(seed)
+    noise = np.random.default_rng(seed).standard_normal(len(song))
+    combed = np.pad(0.2 * song[:-40] + 0.05 * (noise[:-40] + noise[40:]), (0, 40)).astype(np.float32)
+    comb, chord = _groups(model, combed)["persistence"], _groups(model, _held_chord(seed))["persistence"]
+    assert comb[0] > chord[0] + 2.0  # the shared spacing's prominence in the weakest quarter of the band
+    assert comb[4] > chord[4]  # and in the weakest eighth of the window
+    assert abs(comb[7]) < 0.3 < abs(chord[7])  # the top quarter's ripple against the bottom's (log)
+
+
 def test_the_summaries_see_where_the_power_is():
     """Group 3's last four: the share of power above 25/50/75/90% of the band falls when the top is cut."""
     model = _model()
@@ -129,8 +167,8 @@ def test_the_summaries_see_where_the_power_is():
 
 
 def test_the_experts_logit_is_the_mean_of_their_own_and_they_must_read_held_groups():
-    """Two experts (every group; summaries and stability only) fitted together give the mean of the two
-    fitted alone: one weight vector, zero where an expert does not look."""
+    """Two experts (every group; summaries and stability only) fitted together give the mean
+    of the two fitted alone: one weight vector, zero where an expert does not look."""
     rng = np.random.default_rng(5)
     model = ArtifactSpectrum({})
     feats = rng.standard_normal((80, model.n_features))
@@ -147,3 +185,16 @@ def test_the_experts_logit_is_the_mean_of_their_own_and_they_must_read_held_grou
     assert np.all(alone[1][0][: model.n_lags + model.n_cyclic] == 0)  # the position-free expert
     with pytest.raises(ValueError, match="subset of the groups"):
         ArtifactSpectrum({"groups": ["lags"], "experts": [["lags", "stability"]]})
+
+
+def test_a_strided_running_median_gives_the_same_ripple_on_a_smooth_envelope():
+    """The persistence group takes its eight segment ripples' medians at every 8th bin only."""
+    bins = np.arange(8193)
+    envelope = -3.0 * np.log1p(bins / 500.0) + 0.5 * np.sin(bins / 900.0)
+    comb = 0.3 * (bins % 25 == 0)  # peaks every 25 bins: a decoder's lines
+    log_spectrum = torch.as_tensor(envelope + comb, dtype=torch.float32)[None]
+    exact = ArtifactSpectrum.ripple(log_spectrum, 127)
+    strided = ArtifactSpectrum.ripple(log_spectrum, 127, step=8)
+    # within half a median window of the bottom edge the replicated padding makes the exact median step
+    assert torch.allclose(exact[:, 128:], strided[:, 128:], atol=0.01)
+    assert float(strided[0, bins % 25 == 0].mean()) == pytest.approx(0.3, abs=0.02)

@@ -34,7 +34,7 @@ def _pool(seed: int = 0) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     frame = pd.DataFrame(rows)
     frame["fold"] = frame.apply(lambda r: f"family:{r.family}" if r.label == "fake" else f"real:{r.source}",
                                 axis=1)
-    feats = rng.standard_normal((len(frame), 2, 398))
+    feats = rng.standard_normal((len(frame), 2, build_model("artifact-spectrum", {}).n_features))
     feats[(frame.label == "fake").to_numpy(), :, :20] += 1.5
     return frame, {"spectrum": feats}
 
@@ -66,8 +66,8 @@ def test_the_worst_family_criterion_picks_the_candidate_that_carries_to_a_new_fa
     spectrum[:, :, :20] = np.random.default_rng(1).standard_normal(spectrum[:, :, :20].shape)
     for k, family in enumerate("abc"):
         spectrum[(frame.family == family).to_numpy(), :, 20 * k : 20 * k + 20] += 1.5
-    spectrum[(frame.label == "fake").to_numpy(), :, -3:] += 1.0
     model = build_model("artifact-spectrum", {})
+    spectrum[np.ix_((frame.label == "fake").to_numpy(), [0, 1], model.columns_of(["stability"]))] += 1.0
     candidates = [{"groups": ["lags"], "experts": None},
                   {"groups": ["lags", "stability"], "experts": [["lags", "stability"], ["stability"]]}]
     checked = study.nested_check("artifact-spectrum", {}, model, feats, frame, candidates, seed=0, jobs=1)
