@@ -28,12 +28,13 @@ def open_engine(url: str, *, what: str, example: str, prepare: Callable[[sa.Engi
     ``shared_sqlite``: threads share one SQLite file (the service's API and workers), so connections
     may cross threads, wait for a writer instead of failing, and use WAL so readers never wait."""
     url = normalise_url(url)
+    shared_file = shared_sqlite and url.startswith("sqlite")
     try:
         options: dict[str, Any] = {"pool_pre_ping": True}
-        if shared_sqlite and url.startswith("sqlite"):
+        if shared_file:
             options["connect_args"] = {"check_same_thread": False, "timeout": 30}
         engine = sa.create_engine(url, **options)
-        if shared_sqlite and url.startswith("sqlite"):
+        if shared_file:
             sa.event.listen(engine, "connect", _sqlite_pragmas)
         prepare(engine)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:

@@ -16,8 +16,6 @@ from torch_threads import one_torch_thread  # noqa: F401 (a fixture: one torch t
 pytest.importorskip("fastapi", reason="the service needs fastapi (pip install -e '.[dev]')")
 
 
-
-
 class Service:
     """A TestClient over an app with one normal key and one admin key."""
 

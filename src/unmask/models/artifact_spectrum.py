@@ -26,7 +26,7 @@ Features of one window (30 s at 16 kHz by default: song-level context, the scan 
 5. **Persistence** (opt-in, not in the default ``groups``): is the fine ripple's strongest spacing there
    in every quarter of the band and every eighth of the window? Meant to tell a decoder's comb (one
    pattern over the whole band, all the time) from a synthesiser's held partials (fading up the band).
-   Each feature told ACE-Step from the reals on its own (AUC 0.80-0.92), but beside groups 1-4 it
+   Each feature told ACE-Step from the reals on its own (AUC 0.69-0.92), but beside groups 1-4 it
    did not lower the held-out EER (docs/music.md, session 10), so it stays out of the bundled model.
 
 Classifier: standardised features and ``experts``, logistic regressions (L2, ``C``, classes weighted
@@ -239,14 +239,20 @@ class ArtifactSpectrum(DetectorModel):
                             ripple.amax(dim=-1), -ripple.amin(dim=-1), above.amax(dim=-1), above.std(dim=-1),
                             above.topk(5, dim=-1).values.mean(dim=-1), *high], dim=-1)
 
-    def stability(self, frames: torch.Tensor) -> torch.Tensor:
-        """Group 4: how alike the ripples of the window's ``segments`` parts are (correlations between
-        every two: mean, lowest, spread)."""
+    def segment_ripples(self, frames: torch.Tensor, median_bins: int, step: int = 1) -> torch.Tensor:
+        """``[B, bins, frames] -> [B, segments, bins]``: the ripple of each of the window's ``segments``
+        parts, its power floored against the whole window's mean (groups 4 and 5)."""
         n = int(self.config["segments"])
         batch, bins, count = frames.shape
         reference = frames.mean(dim=(1, 2)).unsqueeze(-1).unsqueeze(-1)  # the whole window's mean power
         parts = frames[..., : count // n * n].reshape(batch, bins, n, -1).mean(dim=-1).transpose(1, 2)
-        ripples = self.ripple(self.log_power(parts, reference), int(self.config["detail_median_bins"]))
+        return self.ripple(self.log_power(parts, reference), median_bins, step)
+
+    def stability(self, frames: torch.Tensor) -> torch.Tensor:
+        """Group 4: how alike the ripples of the window's ``segments`` parts are (correlations between
+        every two: mean, lowest, spread)."""
+        n = int(self.config["segments"])
+        ripples = self.segment_ripples(frames, int(self.config["detail_median_bins"]))
         centred = ripples - ripples.mean(dim=-1, keepdim=True)
         unit = centred / (centred.norm(dim=-1, keepdim=True) + 1e-12)
         correlations = unit @ unit.transpose(1, 2)  # [B, n, n]
@@ -285,10 +291,7 @@ class ArtifactSpectrum(DetectorModel):
         width = bins // k
         sub = whole[:, : k * width].reshape(batch, k, width)
         bands = self.shared_peak(self.lag_prominence(sub, int(cfg["persistence_lag_bands"]) // 2))
-        count = frames.shape[-1]
-        reference = frames.mean(dim=(1, 2)).unsqueeze(-1).unsqueeze(-1)
-        parts = frames[..., : count // n * n].reshape(batch, bins, n, -1).mean(dim=-1).transpose(1, 2)
-        ripples = self.ripple(self.log_power(parts, reference), median_bins, step=8)  # 8 ripples: cheaper
+        ripples = self.segment_ripples(frames, median_bins, step=8)  # medians at every 8th bin: cheaper
         over_time = self.shared_peak(self.lag_prominence(ripples, int(cfg["persistence_lag_bands"])))
         spread = torch.log(sub.std(dim=-1) + 1e-6)
         return torch.cat([bands, over_time[:, [0, n // 2, n - 1]], (spread[:, -1] - spread[:, 0])[:, None],
