@@ -1,8 +1,9 @@
 """Scan speed and memory: the default detector vs the previous default (LFCC-GMM) and the official AASIST
 architecture, same pipeline and audio, one run.
 
-Usage: .venv/bin/python benchmarks/bench_scan.py [--minutes 10] [--batch-size 32] [--threads 0]
-                                                  [--aasist-threads 2] [--models default,lfcc-gmm,aasist]
+Usage: .venv/bin/python benchmarks/bench_scan.py [--minutes 10] [--file-seconds 60] [--batch-size 32]
+                                                  [--threads 0] [--aasist-threads 2]
+                                                  [--models default,lfcc-gmm,aasist,music,auto]
 
 Generates ``--minutes`` of speech-like audio (a pitch-varying glottal source through per-syllable vowel
 formants, fricative noise bursts and pauses) as 60 s, 16 kHz FLAC files, then times
@@ -17,7 +18,13 @@ formants, fricative noise bursts and pauses) as 60 s, 16 kHz FLAC files, then ti
 * ``candidate``: any checkpoint (``--candidate PATH``), e.g. a study's model before it is bundled;
 * ``music``: the bundled music detector (``music.pt``, artifact-spectrum, 30-s windows every 15 s), or
   the SpecTTTra architecture with random weights when it is missing; target >= 50x real time on 2
-  cores (issue 15).
+  cores (issue 15);
+* ``auto``: the routed scan, ``unmask scan``'s default (the content classifier's pass over each file,
+  then each part through its own detector's streamed scan; the speech-like audio goes mostly to
+  ``default``). Its ratio to ``default`` is what routing costs a speech user.
+
+``--file-seconds`` sets the length of each generated file (60 s by default): a longer file with the same
+peak RSS is what "constant memory" means for a scan, routed or not.
 
 Each model runs in a fresh subprocess so the peak RSS (``resource.getrusage``) is its own. Decoding is
 included in the wall time (it overlaps with scoring in a background thread, as in ``unmask scan``).
@@ -49,7 +56,7 @@ SR = 16_000
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "recipes" / "default" / "recipe.yaml"
 # (F1, F2, F3) in Hz for a few vowels: each syllable picks one, so the spectrum moves like speech.
-MODELS = ("default", "lfcc-gmm", "aasist", "music", "candidate")
+MODELS = ("default", "lfcc-gmm", "aasist", "music", "candidate", "auto")
 VOWELS = ((730, 1090, 2440), (270, 2290, 3010), (530, 1840, 2480), (570, 840, 2410), (300, 870, 2240))
 
 
@@ -86,6 +93,7 @@ def speech_like(seconds: float, rng: np.random.Generator) -> np.ndarray:
 
 
 def write_audio(folder: Path, minutes: float, file_s: float = 60.0) -> list[Path]:
+    """``minutes`` of speech-like audio as files of ``file_s`` each (at least one file)."""
     from unmask.io import save_audio
 
     rng = np.random.default_rng(0)
@@ -111,6 +119,10 @@ def build_detector(which: str, batch_size: int, candidate: Path | None = None):
         if candidate is None:
             raise SystemExit("--models candidate needs --candidate PATH (a checkpoint)")
         return Detector.load(str(candidate), batch_size=batch_size), f"checkpoint {candidate}"
+    if which == "auto":
+        from unmask.detect.routing import RoutedDetector
+
+        return RoutedDetector.load(batch_size=batch_size), "routed: content classifier, default + music"
     if which == "lfcc-gmm":
         return Detector.load("lfcc-gmm", batch_size=batch_size), "bundled lfcc-gmm.pt (the previous default)"
     if which == "music":  # 30-s windows every 15 s: its speed does not depend on what the audio holds
@@ -155,7 +167,7 @@ def run_worker(which: str, audio_dir: Path, batch_size: int, threads: int, repea
                 "model": which,
                 "threads": threads,
                 "description": description,
-                "parameters": detector.model.num_parameters(),
+                "parameters": _parameters(detector),
                 "window_s": detector.window_s,
                 "hop_s": detector.hop_s,
                 "windows": sum(len(r.timeline) for r in results),
@@ -167,6 +179,14 @@ def run_worker(which: str, audio_dir: Path, batch_size: int, threads: int, repea
             }
         )
     )
+
+
+def _parameters(detector) -> int:
+    """A detector's weights; a routed one counts every detector it routes to."""
+    routed = getattr(detector, "detectors", None)
+    if routed is not None:
+        return sum(d.model.num_parameters() for d in routed.values())
+    return detector.model.num_parameters()
 
 
 # ------------------------------------------------------------------------------------------ parent
@@ -185,6 +205,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--minutes", type=float, default=10.0, help="minutes of audio to scan")
+    parser.add_argument("--file-seconds", type=float, default=60.0, help="length of each generated file")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per model call (both models)")
     parser.add_argument(
         "--threads", type=int, default=0, help="torch threads, default model (0: as unmask scan: cores - 1)"
@@ -210,8 +231,9 @@ def main() -> None:
         audio_dir.mkdir(parents=True, exist_ok=True)
         if not list(audio_dir.glob("*.flac")):
             start = time.perf_counter()
-            files = write_audio(audio_dir, args.minutes)
-            print(f"generated {len(files)} x 60 s FLAC in {time.perf_counter() - start:.1f} s -> {audio_dir}")
+            files = write_audio(audio_dir, args.minutes, args.file_seconds)
+            took = time.perf_counter() - start
+            print(f"generated {len(files)} x {args.file_seconds:g} s FLAC in {took:.1f} s -> {audio_dir}")
         print(f"batch size: {args.batch_size}")
         models = [m.strip() for m in args.models.split(",") if m.strip()]
         if not models or set(models) - set(MODELS):

@@ -50,10 +50,29 @@ def test_speech_then_music_then_noise_go_to_their_own_detectors(routed, tmp_path
     assert result.parts[2].fake_probability is None  # noise carries no evidence either way
 
 
-def test_a_file_of_noise_only_is_an_error_row_not_a_verdict(routed):
-    result = routed.scan_waveform(_noise(10, 1), RATE, name="hiss.wav")
-    assert result.verdict == "error" and "nothing here could be judged (found noise)" in result.error
-    assert [p.content for p in result.parts] == ["noise"]
+def test_a_file_of_noise_only_is_judged_whole_by_the_speech_detector_and_says_why(routed):
+    """Noisy speech on a bad line is heard as noise: routing must not lose the verdict a one-model scan
+    gives it, so the speech detector judges the whole file and the one part says why."""
+    hiss = _noise(10, 1)
+    result = routed.scan_waveform(hiss, RATE, name="hiss.wav")
+    speech = routed.detectors["speech"].scan_waveform(hiss, RATE)
+    assert result.ok and result.fake_probability == pytest.approx(speech.fake_probability)
+    [part] = result.parts
+    assert (part.content, part.model, part.start_s, part.end_s) == ("noise", "lcnn", 0.0, 10.0)
+    assert "judged whole by the speech detector" in part.note and "noise 0-10 s" in part.note
+    assert [w.start_s for w in result.timeline] == [w.start_s for w in speech.timeline]
+
+
+def test_music_too_short_for_the_music_model_is_judged_whole_by_the_speech_detector(routed):
+    result = routed.scan_waveform(_music(4, 3), RATE, name="jingle.wav")  # 4 s < the music model's 5 s
+    [part] = result.parts
+    assert result.ok and part.model == "lcnn" and part.content == "music"
+    assert "too short" in part.note and "judged whole by the speech detector" in part.note
+
+
+def test_a_silent_file_stays_an_error_row(routed):
+    result = routed.scan_waveform(np.zeros(8 * RATE, dtype=np.float32), RATE, name="silent.wav")
+    assert result.verdict == "error" and "no audible content" in result.error
 
 
 def test_a_part_too_short_for_its_model_is_said_not_scored(routed, tmp_path):
@@ -122,3 +141,61 @@ def test_a_segment_is_routed_alone_with_times_from_the_files_start(routed, tmp_p
     assert result.parts[-1].end_s == pytest.approx(27.0, abs=0.5)
     assert all(w.start_s >= 5.0 for w in result.timeline)
     assert result.parts[1].start_s == pytest.approx(15.0, abs=1.0)
+
+
+def test_a_routed_file_scan_is_streamed_and_matches_the_in_memory_scan(routed, tmp_path, monkeypatch):
+    """The file is read in chunks and windows, never whole: load_audio is not called, and the parts,
+    score and timeline are those of routing the decoded waveform."""
+    from unmask.io import load_audio, save_audio
+
+    wave = np.concatenate([real_speech(10.0, tmp_path), _music(12, 6), _noise(5, 2)])
+    path = save_audio(tmp_path / "mix.flac", wave, RATE)
+    expected = routed.scan_waveform(load_audio(path, RATE), RATE, name=str(path))
+
+    def whole_file_read(*args, **kwargs):
+        raise AssertionError("a routed file scan must not decode the whole file into memory")
+
+    monkeypatch.setattr("unmask.io.audio.load_audio", whole_file_read)
+    monkeypatch.setattr("unmask.detect.pipeline.load_audio", whole_file_read)
+    result = routed.scan(path)
+    assert result.parts == expected.parts
+    assert result.fake_probability == pytest.approx(expected.fake_probability, abs=1e-6)
+    spans = [(w.start_s, w.end_s) for w in expected.timeline]
+    assert [(w.start_s, w.end_s) for w in result.timeline] == spans
+    assert [w.fake_probability for w in result.timeline] == pytest.approx(
+        [w.fake_probability for w in expected.timeline], abs=1e-5)
+
+
+@pytest.mark.parametrize("chunk_s", [1.0, 2.5, 7.0])
+def test_parts_of_chunks_are_the_parts_of_the_whole_wave(classifier, tmp_path, chunk_s):
+    from unmask.io import iter_chunks, save_audio
+
+    wave = np.concatenate([real_speech(7.3, tmp_path), _music(9, 4), _noise(5, 3)])[: int(20.6 * RATE)]
+    path = save_audio(tmp_path / "mix.flac", wave, RATE)
+    parts, duration = classifier.parts_of_chunks(iter_chunks(path, RATE, chunk_s))
+    assert parts == classifier.parts(wave) and duration == pytest.approx(20.6)
+    short = wave[: int(20.3 * RATE)]  # a last frame under half a second is dropped, as in parts()
+    assert classifier.parts_of_chunks(np.array_split(short, 7))[0] == classifier.parts(short)
+
+
+def test_noise_and_silence_next_to_speech_join_the_speech_part():
+    from unmask.detect.content import Part
+    from unmask.detect.routing import speech_with_its_pauses
+
+    parts = [Part(0, 2, "silence"), Part(2, 9, "speech"), Part(9, 13, "noise"), Part(13, 20, "speech"),
+             Part(20, 24, "noise"), Part(24, 60, "music"), Part(60, 64, "noise"), Part(64, 90, "music"),
+             Part(90, 95, "silence")]
+    assert speech_with_its_pauses(parts) == [
+        Part(0, 24, "speech"), Part(24, 60, "music"), Part(60, 64, "noise"), Part(64, 90, "music"),
+        Part(90, 95, "silence")]
+    no_speech = [Part(0, 5, "noise"), Part(5, 9, "silence")]
+    assert speech_with_its_pauses(no_speech) == no_speech
+
+
+def test_a_speech_file_with_pauses_gets_the_score_of_a_one_model_scan(routed, tmp_path):
+    speech = real_speech(10.0, tmp_path)
+    wave = np.concatenate([np.zeros(2 * RATE, np.float32), speech, _noise(4, 7), speech[: 5 * RATE]])
+    result = routed.scan_waveform(wave, RATE)
+    alone = routed.detectors["speech"].scan_waveform(wave, RATE)
+    assert [(p.content, p.start_s, p.end_s) for p in result.parts] == [("speech", 0.0, 21.0)]
+    assert result.fake_probability == pytest.approx(alone.fake_probability, abs=1e-6)

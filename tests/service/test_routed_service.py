@@ -72,5 +72,6 @@ def test_music_model_without_auto_is_a_usage_error(tmp_path):
 
     from unmask.cli.main import app as cli
 
-    result = CliRunner().invoke(cli, ["serve", "--data-dir", str(tmp_path), "--music-model", "x.pt"])
+    result = CliRunner().invoke(cli, ["serve", "--data-dir", str(tmp_path), "--model", "default",
+                                   "--music-model", "x.pt"])
     assert result.exit_code == 2 and "--music-model applies to --model auto" in result.output

@@ -45,8 +45,9 @@ from unmask.errors import UnmaskError
 if TYPE_CHECKING:
     from unmask.detect.spec import DetectorSpec
 
-MODEL_HELP = ("Bundled model name (default, lfcc-gmm, music), .pt or .onnx path, or auto: each part of a "
-              "file to the detector of its content, speech to default, music to music (docs/music.md).")
+MODEL_HELP = ("auto (the default): each part of a file to the detector of its content, speech to default, "
+              "music to music (docs/music.md); or one model for the whole file: a bundled name (default, "
+              "lfcc-gmm, music), a .pt or an .onnx path.")
 # Picked from folders and glob matches; a file named explicitly is scanned whatever its extension.
 MEDIA_EXTENSIONS = frozenset({
     ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".oga", ".webm", ".amr", ".mp4", ".mkv", ".mov",
@@ -385,7 +386,7 @@ def scan(
         ..., help="Media files, folders, glob patterns (quote them), or - to read paths from stdin.",
         show_default=False,
     ),
-    model: str = typer.Option("default", "--model", "-m", help=MODEL_HELP),
+    model: str = typer.Option("auto", "--model", "-m", help=MODEL_HELP),
     output_format: OutputFormat | None = typer.Option(
         None, "--format", "-f", show_default=False, help="Output format (default table; jsonl with --resume)."
     ),
@@ -400,7 +401,7 @@ def scan(
     ),
     report: Path | None = typer.Option(None, "--report", help="Also write a self-contained HTML report."),
     window: float | None = typer.Option(
-        None, "--window", help="Window length in seconds (default: the model's own)."
+        None, "--window", help="Window length in seconds (default: the model's own; needs one --model)."
     ),
     hop: float | None = typer.Option(
         None, "--hop", help="Hop between windows in seconds (default: half a window)."
@@ -444,6 +445,10 @@ def scan(
         fmt = _output_format(output_format, out, resume, use_hash)
     if music_model is not None and model != "auto":
         raise _usage_error("--music-model applies to --model auto")
+    if model == "auto" and (window is not None or hop is not None):
+        raise _usage_error("--window and --hop need one model for the whole file: routing (--model auto, the "
+                           "default) keeps each detector's own windows; add --model default (speech), "
+                           "--model music or --model PATH")
     spec = _detector_spec(model, device, runtime, thresholds, batch_size, max_duration, window, hop, threads,
                           music_model)
     # On Ray the model is also loaded here, on the CPU (a GPU is the workers' business): a bad model or

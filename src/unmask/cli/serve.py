@@ -49,9 +49,9 @@ def serve(
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_HELP),
     workers: int = typer.Option(1, "--workers", "-j", min=1, max=64, help="Scoring worker threads."),
     model: str = typer.Option(
-        "default", "--model", "-m",
-        help="Bundled model name or checkpoint path, or auto: speech parts to default, music parts to "
-             "--music-model (docs/music.md)."),
+        "auto", "--model", "-m",
+        help="auto (the default): speech parts to default, music parts to --music-model (docs/music.md); "
+             "or one model for every upload: a bundled name or a checkpoint path."),
     music_model: str | None = typer.Option(
         None, "--music-model", help="With --model auto: the music detector for music parts (default: "
         "the bundled music model; none: not judged)."),

@@ -125,10 +125,32 @@ class ContentClassifier:
 
     def parts(self, wave: np.ndarray) -> list[Part]:
         """The file as runs of one content each, smoothed (see the module docstring)."""
-        labels = _median_labels(self.frame_labels(wave), self.smooth)
+        return self._parts(self.frame_labels(wave), len(wave) / RATE)
+
+    def parts_of_chunks(self, chunks: Iterable[np.ndarray]) -> tuple[list[Part], float]:
+        """:meth:`parts` of a file that arrives in consecutive chunks at 16 kHz (``unmask.io.iter_chunks``),
+        and its duration in seconds. Only a chunk and one label per second are held, so a long file is
+        classified in constant memory; the parts are those :meth:`parts` gives for the whole wave."""
+        per_frame = int(FRAME_S * RATE)
+        carry = np.zeros(0, dtype=np.float32)  # the samples of a frame not yet complete
+        labels: list[str] = []
+        total = 0
+        for chunk in chunks:
+            total += len(chunk)
+            data = np.concatenate([carry, chunk]) if len(carry) else np.asarray(chunk, dtype=np.float32)
+            whole = len(data) // per_frame * per_frame
+            if whole:
+                labels += self.frame_labels(data[:whole])
+            carry = data[whole:]
+        # frame_features counts a last partial frame of at least half a frame (or one that is all there is)
+        if len(carry) and (len(carry) >= per_frame / 2 or not labels):
+            labels += self.frame_labels(carry)
+        return self._parts(labels, total / RATE), total / RATE
+
+    def _parts(self, frame_labels: list[str], end_s: float) -> list[Part]:
+        labels = _median_labels(frame_labels, self.smooth)
         runs = _merge_short(_runs(labels), self.min_part_s / FRAME_S)
-        end = len(wave) / RATE
-        return [Part(round(a * FRAME_S, 3), round(min(b * FRAME_S, end), 3), label) for a, b, label in runs]
+        return [Part(round(a * FRAME_S, 3), round(min(b * FRAME_S, end_s), 3), label) for a, b, label in runs]
 
     def save(self, path: str | Path) -> None:
         from unmask._fs import atomic_path

@@ -74,6 +74,30 @@ class ScanSettings:
             raise ValueError(f"min_duration_s must be >= 0, got {self.min_duration_s}")
 
 
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of a file to scan: ``start_s``..``end_s`` in seconds (None: the file's start, its end).
+
+    ``Detector.scan_many`` takes these beside plain paths and decodes only the stretch, streamed like a
+    whole file; the result's timeline keeps times from the file's start.
+    """
+
+    path: str | Path
+    start_s: float | None = None
+    end_s: float | None = None
+
+    @property
+    def offset_s(self) -> float:
+        return float(self.start_s or 0.0)
+
+    @property
+    def duration_s(self) -> float | None:
+        return None if self.end_s is None else float(self.end_s) - self.offset_s
+
+
+ScanItem = str | Path | Segment
+
+
 @dataclass
 class _Window:
     start_s: float
@@ -242,14 +266,16 @@ class Detector:
             device=self.device,
         )
 
-    def scan(self, path: str | Path) -> ScanResult:
-        """Score one file. Unreadable media gives a result with ``verdict == "error"``, never an exception."""
+    def scan(self, path: ScanItem) -> ScanResult:
+        """Score one file (or a :class:`Segment` of one). Unreadable media gives a result with
+        ``verdict == "error"``, never an exception."""
         return next(iter(self.scan_many([path])))
 
     def scan_many(
-        self, paths: Iterable[str | Path], on_result: Callable[[ScanResult], None] | None = None
+        self, paths: Iterable[ScanItem], on_result: Callable[[ScanResult], None] | None = None
     ) -> Iterator[ScanResult]:
-        """Score files in input order; decoding runs in a background thread while the model scores.
+        """Score files (or :class:`Segment` s) in input order; decoding runs in a background thread while
+        the model scores.
 
         Windows of consecutive files share batches, and at most a few batches are held in memory, so
         many short clips are scored efficiently and a long file is scored in constant memory.
@@ -272,15 +298,9 @@ class Detector:
                     producer.join(timeout=0.05)
 
     def scan_segment(self, path: str | Path, start_s: float | None, end_s: float | None) -> ScanResult:
-        """Score only ``start_s``..``end_s`` of a file (a manifest row with start/end); times in the
-        timeline stay relative to the file's start."""
-        try:
-            wave = load_segment(path, self.model.sample_rate, start_s, end_s, self.settings.limits)
-        except UnmaskError as exc:
-            return ScanResult.failed(str(path), str(exc), model=self.name)
-        result = self.scan_waveform(wave, self.model.sample_rate, name=str(path))
-        result.timeline = shift_times(result.timeline, float(start_s or 0.0))
-        return result
+        """Score only ``start_s``..``end_s`` of a file (a manifest row with start/end), streamed; times in
+        the timeline stay relative to the file's start."""
+        return self.scan(Segment(path, start_s, end_s))
 
     def scan_waveform(self, wave: np.ndarray, sample_rate: int, name: str = "<waveform>") -> ScanResult:
         """Score an in-memory mono waveform that is already at the model's sample rate."""
@@ -299,7 +319,7 @@ class Detector:
         return _to_numpy(self.model(torch.from_numpy(batch).to(self.device)))
 
     # ----------------------------------------------------------------- internals
-    def _produce(self, paths: list[str | Path], items: queue.Queue, stop: threading.Event) -> None:
+    def _produce(self, paths: list[ScanItem], items: queue.Queue, stop: threading.Event) -> None:
         def put(item: tuple) -> bool:
             while not stop.is_set():
                 try:
@@ -310,7 +330,9 @@ class Detector:
             return False
 
         rate = self.model.sample_rate
-        for index, path in enumerate(paths):
+        for index, item in enumerate(paths):
+            segment = item if isinstance(item, Segment) else Segment(item)
+            path, offset = segment.path, segment.offset_s
             try:
                 end_s = 0.0
                 audible = _AudibleCounter(rate, self.settings.silence_dbfs, self.min_duration_s)
@@ -319,11 +341,14 @@ class Detector:
                     self.window_s,
                     self.hop_s,
                     sample_rate=self.model.sample_rate,
+                    start_s=offset,
+                    duration_s=segment.duration_s,
                     limits=self.settings.limits,
                 ):
                     end_s = max(end_s, win.end_s)
                     audible.add(win.samples, round(win.start_s * rate))
-                    window = _Window(win.start_s, win.end_s, win.samples, self._is_silent(win.samples))
+                    window = _Window(win.start_s + offset, win.end_s + offset, win.samples,
+                                     self._is_silent(win.samples))
                     if not put(("window", index, str(path), window)):
                         return
                 if not put(("end", index, str(path), (end_s, audible.seconds))):

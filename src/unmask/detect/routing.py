@@ -3,35 +3,46 @@ what.
 
 The content classifier (:mod:`unmask.detect.content`) cuts the file into runs of speech, music, noise and
 silence. Each speech run is scored by the speech detector, and each music run by the music detector,
-each through its own ``Detector.scan_waveform``: the same windows, aggregation and calibration as a
-one-model scan. Noise and silence carry no evidence either way and are not judged.
+each through that detector's own scan: the same windows, aggregation and calibration as a
+one-model scan. Noise and silence next to speech join the speech part (the speech detector skips silent
+windows itself, and noise in a call is mostly speech on a bad line), so a speech file routed gets the
+score a one-model scan gives it. Other noise and silence carry no evidence either way and are not judged.
+
+A file in which no part can be judged by its own detector is judged whole by the speech detector, as a
+one-model scan would judge it, and its one part says why. Such files are mostly noisy speech on a bad
+line (heard as noise), or a short clip heard as music that is too short for the music model. A speech
+user loses no verdict when routing is the default. Two exceptions: a file that is all silence stays an
+error row, and so does music when the music detector was left out on purpose (``--music-model none``).
 
 The file's ``fake_probability`` is the highest among its judged parts. A podcast is fake if its voice is
 fake, even when its music bed is real, and a song is fake if its singing or its backing is. The
 timeline holds every judged window, and ``parts`` says which model judged which stretch.
 
-The file is decoded once, at the detectors' rate, in memory: about 230 MB per hour of audio. A one-model
-scan stays the way to read very long files in constant memory.
+A file is streamed twice: once to label its seconds, then once per judged part through that detector's
+streamed scan. Memory does not grow with the file's length.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from unmask.detect import content
 from unmask.detect.content import ContentClassifier, Part
-from unmask.detect.pipeline import Detector, load_segment, shift_times
+from unmask.detect.pipeline import Detector, Segment, shift_times
 from unmask.detect.result import PartScore, ScanResult
 from unmask.errors import UnmaskError
-from unmask.io import load_audio
+from unmask.io import iter_chunks
 
 ROUTED = ("speech", "music")
 # Settings that are about the file, not the windows: a routed scan passes them to every detector.
 FILE_SETTINGS = ("limits", "thresholds")
+# The content pass decodes this much at a time (whole seconds: the classifier's frames are 1 s).
+CHUNK_S = 10.0
 
 
 def content_classifier_path() -> Path:
@@ -114,36 +125,57 @@ class RoutedDetector:
     def hop_s(self) -> float:
         return self.detectors["speech"].hop_s
 
-    def scan(self, path: str | Path) -> ScanResult:
-        try:
-            wave = load_audio(path, self.sample_rate, limits=self.settings.limits)
-        except UnmaskError as exc:
-            return ScanResult.failed(str(path), str(exc), model=self.name)
-        return self.scan_waveform(wave, self.sample_rate, name=str(path))
+    def scan(self, path: str | Path | Segment) -> ScanResult:
+        if isinstance(path, Segment):
+            return self.scan_segment(path.path, path.start_s, path.end_s)
+        return self.scan_segment(path, None, None)
 
-    def scan_many(self, paths: Iterable[str | Path]) -> Iterator[ScanResult]:
+    def scan_many(self, paths: Iterable[str | Path | Segment]) -> Iterator[ScanResult]:
         for path in paths:
             yield self.scan(path)
 
     def scan_segment(self, path: str | Path, start_s: float | None, end_s: float | None) -> ScanResult:
-        """Route only ``start_s``..``end_s`` of a file (a manifest row with start/end), as
-        :meth:`Detector.scan_segment` does; parts and windows keep times from the file's start."""
+        """Route ``start_s``..``end_s`` of a file (None: its start, its end), streamed. The file is read
+        once to find its parts (a label per second is all that is kept), then once more per judged part
+        through that detector's own streamed scan, so memory does not grow with the file's length. Parts
+        and windows keep times from the file's start."""
+        segment = Segment(path, start_s, end_s)
         try:
-            wave = load_segment(path, self.sample_rate, start_s, end_s, self.settings.limits)
+            chunks = iter_chunks(path, content.RATE, CHUNK_S, start_s=segment.offset_s,
+                                 duration_s=segment.duration_s, limits=self.settings.limits)
+            found, duration = self.classifier.parts_of_chunks(chunks)
         except UnmaskError as exc:
             return ScanResult.failed(str(path), str(exc), model=self.name)
-        result = self.scan_waveform(wave, self.sample_rate, name=str(path))
-        result.timeline = shift_times(result.timeline, float(start_s or 0.0))
-        result.parts = shift_times(result.parts, float(start_s or 0.0))
-        return result
+
+        def judge(detector: Detector, part: Part) -> ScanResult:
+            return detector.scan(Segment(path, part.start_s, part.end_s))
+
+        return self._route(shift_times(speech_with_its_pauses(found), segment.offset_s), duration, str(path),
+                           judge)
 
     def scan_waveform(self, wave: np.ndarray, sample_rate: int, name: str = "<waveform>") -> ScanResult:
+        """Route an in-memory waveform at the detectors' rate (the service's uploads, tests)."""
         if sample_rate != self.sample_rate:
             raise ValueError(f"expected {self.sample_rate} Hz audio, got {sample_rate} Hz")
-        parts = [self._judge(part, wave) for part in self.classifier.parts(wave)]
-        judged = [(part, result) for part, result in parts if result is not None and result.ok]
+
+        def judge(detector: Detector, part: Part) -> ScanResult:
+            start = int(round(part.start_s * sample_rate))
+            stop = int(round(part.end_s * sample_rate))
+            result = detector.scan_waveform(wave[start:stop], sample_rate)
+            result.timeline = shift_times(result.timeline, part.start_s)
+            return result
+
+        return self._route(speech_with_its_pauses(self.classifier.parts(wave)), len(wave) / sample_rate, name,
+                           judge)
+
+    def _route(self, found: list[Part], duration_s: float, name: str,
+               judge: Callable[[Detector, Part], ScanResult]) -> ScanResult:
+        parts = [self._judge(part, judge) for part in found]
+        judged = [result for _, result in parts if result is not None and result.ok]
         scores = [p for p, _ in parts]
-        duration = round(len(wave) / sample_rate, 3)
+        duration = round(duration_s, 3)
+        if not judged and not self._left_unjudged_by_choice(scores):
+            return self._judge_whole_as_speech(scores, duration, name, judge)
         if not judged:
             kinds = ", ".join(sorted({p.content for p in scores})) or "nothing"
             unjudged = sorted({p.content for p in scores if p.content in ROUTED} - set(self.detectors))
@@ -151,24 +183,85 @@ class RoutedDetector:
             reason = f"{name}: nothing here could be judged (found {kinds}{missing})"
             failed = ScanResult.failed(name, reason, model=self.name)
             return replace(failed, duration_s=duration, parts=scores)
-        probability = max(result.fake_probability for _, result in judged)
-        timeline = sorted((w for _, r in judged for w in r.timeline), key=lambda w: (w.start_s, w.end_s))
-        thresholds = self.settings.thresholds
-        return ScanResult(path=name, fake_probability=probability, verdict=thresholds.verdict(probability),
-                          model=self.name, model_version=self.version, duration_s=duration, timeline=timeline,
-                          parts=scores)
+        probability = max(result.fake_probability for result in judged)
+        timeline = sorted((w for r in judged for w in r.timeline), key=lambda w: (w.start_s, w.end_s))
+        return self._result(name, probability, duration, timeline, scores)
 
-    def _judge(self, part: Part, wave: np.ndarray) -> tuple[PartScore, ScanResult | None]:
+    def _left_unjudged_by_choice(self, scores: list[PartScore]) -> bool:
+        """True when some part holds a routed content whose detector was left out (``--music-model none``):
+        that content is found and said, not judged by another detector instead."""
+        return any(p.content in ROUTED and p.content not in self.detectors for p in scores)
+
+    def _judge_whole_as_speech(self, scores: list[PartScore], duration: float, name: str,
+                               judge: Callable[[Detector, Part], ScanResult]) -> ScanResult:
+        """No part could be judged by its own detector: the classifier heard only noise (most often noisy
+        speech on a bad line), or a music part is too short for the music model. The speech detector then
+        judges the whole file, as a one-model scan would, and the one part says why. A file that is all
+        silence stays an error row (the speech detector's own)."""
+        why = "; ".join(f"{p.content} {p.start_s:g}-{p.end_s:g} s" + (f" ({p.note})" if p.note else "")
+                        for p in scores)
+        detector = self.detectors["speech"]
+        result = judge(detector, Part(0.0, duration, _dominant_content(scores)))
+        note = f"judged whole by the speech detector: no part could be judged by its own ({why})"
+        if not result.ok:
+            failed = ScanResult.failed(name, result.error or f"{name}: nothing here could be judged",
+                                       model=self.name)
+            return replace(failed, duration_s=duration, parts=scores)
+        part = PartScore(0.0, duration, _dominant_content(scores), detector.name, result.fake_probability,
+                         note)
+        return self._result(name, result.fake_probability, duration, result.timeline, [part])
+
+    def _result(self, name: str, probability: float, duration: float, timeline: list,
+                parts: list[PartScore]) -> ScanResult:
+        return ScanResult(path=name, fake_probability=probability,
+                          verdict=self.settings.thresholds.verdict(probability), model=self.name,
+                          model_version=self.version, duration_s=duration, timeline=timeline, parts=parts)
+
+    def _judge(self, part: Part, judge: Callable[[Detector, Part], ScanResult]
+               ) -> tuple[PartScore, ScanResult | None]:
         detector = self.detectors.get(part.content) if part.content in ROUTED else None
         if detector is None:
             note = f"no {part.content} detector installed (docs/music.md)" if part.content in ROUTED else None
             return PartScore(part.start_s, part.end_s, part.content, note=note), None
-        start = int(round(part.start_s * self.sample_rate))
-        stop = int(round(part.end_s * self.sample_rate))
-        result = detector.scan_waveform(wave[start:stop], self.sample_rate)
-        result.timeline = shift_times(result.timeline, part.start_s)
+        result = judge(detector, part)
         if not result.ok:  # e.g. too short for this model: said, not scored
-            note = (result.error or "").removeprefix("<waveform>: ")
+            note = (result.error or "").removeprefix(f"{result.path}: ")
             return PartScore(part.start_s, part.end_s, part.content, detector.name, None, note), result
         score = PartScore(part.start_s, part.end_s, part.content, detector.name, result.fake_probability)
         return score, result
+
+
+def speech_with_its_pauses(parts: list[Part]) -> list[Part]:
+    """Noise and silence next to speech join that speech part: a run of parts that holds no music and
+    some speech becomes one speech part.
+
+    Why: the speech detector skips silent windows itself, and noise in a call is mostly speech on a bad
+    line, so cutting them out only moves its windows. Kept whole, a speech file routed gets the score
+    a one-model scan gives it. Noise and silence between music parts, or in a file without speech,
+    stay parts of their own (not judged)."""
+    merged: list[Part] = []
+    run: list[Part] = []
+
+    def close_run() -> None:
+        if any(p.content == "speech" for p in run):
+            merged.append(Part(run[0].start_s, run[-1].end_s, "speech"))
+        else:
+            merged.extend(run)
+        run.clear()
+
+    for part in parts:
+        if part.content == "music":
+            close_run()
+            merged.append(part)
+        else:
+            run.append(part)
+    close_run()
+    return merged
+
+
+def _dominant_content(scores: list[PartScore]) -> str:
+    """The content that fills most of the file (what a part covering all of it holds, mostly)."""
+    totals: dict[str, float] = {}
+    for p in scores:
+        totals[p.content] = totals.get(p.content, 0.0) + p.end_s - p.start_s
+    return max(totals, key=totals.get) if totals else "noise"

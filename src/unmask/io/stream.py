@@ -81,17 +81,21 @@ def iter_chunks(
     sample_rate: int = 16000,
     chunk_s: float = 10.0,
     *,
+    start_s: float = 0.0,
+    duration_s: float | None = None,
     limits: MediaLimits | None = None,
     strict: bool = False,
 ) -> Iterator[np.ndarray]:
     """Yield consecutive, non-overlapping float32 mono chunks of ``chunk_s`` (the last one may be shorter).
 
-    Concatenated, they are exactly what :func:`unmask.io.load_audio` returns for the same arguments.
+    Concatenated, they are exactly what :func:`unmask.io.load_audio` returns for the same arguments
+    (``start_s``/``duration_s`` select a slice, as there).
     """
     size = _samples(chunk_s, sample_rate, "chunk_s")
     buffer = _SampleBuffer(2 * size)
     emitted = 0
-    for block in decode_mono(path, sample_rate, limits=limits, strict=strict):
+    for block in decode_mono(path, sample_rate, start_s=start_s, duration_s=duration_s, limits=limits,
+                             strict=strict):
         buffer.append(block)
         while buffer.end - emitted >= size:
             yield buffer.copy(emitted, emitted + size)
@@ -107,13 +111,17 @@ def iter_windows(
     hop_s: float,
     sample_rate: int = 16000,
     *,
+    start_s: float = 0.0,
+    duration_s: float | None = None,
     limits: MediaLimits | None = None,
     strict: bool = False,
 ) -> Iterator[AudioWindow]:
     """Yield fixed-length :class:`AudioWindow` s every ``hop_s`` across ``path``; see the module tail policy.
 
-    ``hop_s`` must be in (0, window_s] so that every sample is covered. Errors are those of
-    :func:`unmask.io.load_audio`; a limit or damage found mid-file raises after the windows before it.
+    ``hop_s`` must be in (0, window_s] so that every sample is covered. ``start_s``/``duration_s`` select
+    a slice of the file, as in :func:`unmask.io.load_audio`; window times then count from the slice's
+    start. Errors are those of :func:`unmask.io.load_audio`; a limit or damage found mid-file raises after
+    the windows before it.
     """
     window = _samples(window_s, sample_rate, "window_s")
     hop = _samples(hop_s, sample_rate, "hop_s")
@@ -122,7 +130,8 @@ def iter_windows(
     buffer = _SampleBuffer(2 * window)
     next_start = 0
     covered = 0  # one past the last sample any emitted window covered
-    for block in decode_mono(path, sample_rate, limits=limits, strict=strict):
+    for block in decode_mono(path, sample_rate, start_s=start_s, duration_s=duration_s, limits=limits,
+                             strict=strict):
         buffer.append(block)
         while next_start + window <= buffer.end:
             yield _window(buffer, next_start, next_start + window, sample_rate)
