@@ -28,6 +28,7 @@ from unmask.data.synthesize.vocoders import (
     train_vocoder,
     trained_systems,
 )
+from unmask.data.synthesize.vocoders.vae import gaussian_blur_time
 from unmask.errors import UnmaskError
 
 RATE = 16000
@@ -222,6 +223,38 @@ def real_manifest(root: Path, n: int = 2) -> Path:
     return Manifest.from_records(records, root / "corpus").write(root / "corpus" / "manifest.csv")
 
 
+def test_snake_vae_gen_decodes_a_generated_latent_seeded_by_the_clip(trained):
+    folder, _ = trained
+    system = get_copy_system("snake-vae-gen", vocoders_dir=folder)
+    assert system.latent_blur_frames > 0
+    wave = voiced(1.3, np.random.default_rng(5), f0=150.0)
+    out = system.resynthesize(wave, RATE, np.random.default_rng(0))
+    assert out.shape == wave.shape and np.isfinite(out).all()
+    assert np.sqrt(np.mean(out**2)) == pytest.approx(np.sqrt(np.mean(wave**2)), rel=1e-3)
+    assert np.array_equal(out, system.resynthesize(wave, RATE, np.random.default_rng(0)))  # reproducible
+    assert not np.array_equal(out, system.resynthesize(wave, RATE, np.random.default_rng(1)))  # drawn
+    encoded = get_copy_system("snake-vae", vocoders_dir=folder)
+    copy = encoded.resynthesize(wave, RATE, np.random.default_rng(0))
+    assert np.abs(out - copy).max() > 1e-3  # not the encoder's latent
+    with pytest.raises(ValueError, match="no continuous latent"):
+        NeuralVocoderSystem.from_directory("melgan", folder, latent_blur_frames=2.0)
+
+
+def test_gaussian_blur_keeps_the_course_and_removes_the_detail():
+    t = torch.arange(64, dtype=torch.float32)
+    course = torch.sin(2 * torch.pi * t / 64)
+    detail = torch.where(t % 2 == 0, 1.0, -1.0) * 0.5
+    x = torch.stack([course + detail, torch.full_like(t, 3.0)]).unsqueeze(0)  # [1, 2, 64]
+    blurred = gaussian_blur_time(x, 2.0)
+    assert blurred.shape == x.shape
+    torch.testing.assert_close(blurred[0, 1], torch.full_like(t, 3.0))  # a constant stays, ends included
+    inner = slice(8, 56)
+    assert (blurred[0, 0, inner] - course[inner]).abs().max() < 0.05  # the alternation is gone
+    assert (x[0, 0, inner] - course[inner]).abs().max() == pytest.approx(0.5, abs=1e-6)
+    assert torch.equal(gaussian_blur_time(x, 0.0), x)
+    assert gaussian_blur_time(x[..., :3], 2.0).shape == (1, 2, 3)  # shorter than the kernel
+
+
 def test_synthesize_copy_uses_trained_vocoders_by_name(trained, tmp_path):
     folder, _ = trained
     assert trained_systems(folder) == [
@@ -234,6 +267,7 @@ def test_synthesize_copy_uses_trained_vocoders_by_name(trained, tmp_path):
         "codec-rvq-4",
         "codec-rvq-8",
         "snake-vae",
+        "snake-vae-gen",
     ]
     manifest = real_manifest(tmp_path)
     result = synthesize_copy(

@@ -29,8 +29,15 @@ def neural_system_names() -> list[str]:
     return [name for family in FAMILIES for name in _systems_of(family)]
 
 
+# Systems that drive a checkpoint's decoder with a generated latent (``SnakeVAE.generate_like``): the
+# latent's course blurred over this many frames, its detail replaced by noise.
+GENERATIVE_SYSTEMS = {"snake-vae-gen": ("snake-vae", 2.0)}
+
+
 def _systems_of(family: str) -> list[str]:
-    return list(CODEC_SYSTEMS) if family == "codec-rvq" else [family]
+    if family == "codec-rvq":
+        return list(CODEC_SYSTEMS)
+    return [family, *(name for name, (of, _) in GENERATIVE_SYSTEMS.items() if of == family)]
 
 
 def system_family(name: str) -> tuple[str, int | None]:
@@ -39,6 +46,8 @@ def system_family(name: str) -> tuple[str, int | None]:
         return "codec-rvq", CODEC_SYSTEMS[name]
     if name in FAMILIES and name != "codec-rvq":
         return name, None
+    if name in GENERATIVE_SYSTEMS:
+        return GENERATIVE_SYSTEMS[name][0], None
     known = ", ".join(neural_system_names())
     raise ValueError(f"unknown neural copy-synthesis system {name!r}; known: {known}")
 
@@ -71,6 +80,7 @@ class NeuralVocoderSystem(CopySystem):
     chunk_seconds: float = 8.0
     context_seconds: float = 0.5
     min_seconds: float = 0.1
+    latent_blur_frames: float = 0.0  # > 0: a generated latent (GENERATIVE_SYSTEMS), not the encoder's
 
     def __post_init__(self) -> None:
         if self.chunk_seconds <= 0 or self.context_seconds < 0:
@@ -78,6 +88,8 @@ class NeuralVocoderSystem(CopySystem):
         model, payload = self.model()
         if self.n_q is not None and payload["family"] != "codec-rvq":
             raise ValueError(f"{self.name}: n_q applies to the codec only, not {payload['family']}")
+        if self.latent_blur_frames > 0 and not hasattr(model, "generate_like"):
+            raise ValueError(f"{self.name}: {payload['family']} has no continuous latent to generate")
         if self.n_q is not None and not 1 <= self.n_q <= model.n_codebooks:
             raise ValueError(f"{self.name}: n_q must be in 1..{model.n_codebooks}, got {self.n_q}")
 
@@ -90,6 +102,8 @@ class NeuralVocoderSystem(CopySystem):
             raise SynthesisError(f"{name}: no trained checkpoint {path.name} in {vocoders_dir}", path=path,
                                  hint=f"train it: unmask data train-vocoders --families {family} "
                                       f"--real MANIFEST --out {vocoders_dir}")
+        if name in GENERATIVE_SYSTEMS:
+            settings.setdefault("latent_blur_frames", GENERATIVE_SYSTEMS[name][1])
         return cls(name=name, checkpoint=str(path), n_q=n_q, **settings)
 
     def model(self) -> tuple[VocoderModel, dict[str, Any]]:
@@ -110,11 +124,13 @@ class NeuralVocoderSystem(CopySystem):
                                  hint=f"resample to {model.sample_rate} Hz first")
         peak = float(np.max(np.abs(wave)))
         x = torch.from_numpy((wave * (PEAK_LEVEL / peak)).astype(np.float32))
-        return self.rebuild(model, x).numpy().astype(np.float64)
+        return self.rebuild(model, x, rng).numpy().astype(np.float64)
 
     @torch.no_grad()
-    def rebuild(self, model: VocoderModel, wave: torch.Tensor) -> torch.Tensor:
-        """``wave`` [T] through ``model`` chunk by chunk; [T] out."""
+    def rebuild(self, model: VocoderModel, wave: torch.Tensor,
+                rng: np.random.Generator | None = None) -> torch.Tensor:
+        """``wave`` [T] through ``model`` chunk by chunk; [T] out. ``rng`` seeds a generated latent."""
+        generator = torch.Generator().manual_seed(int((rng or np.random.default_rng(0)).integers(2**62)))
         hop, total = model.hop, wave.numel()
         chunk = max(hop, int(self.chunk_seconds * model.sample_rate) // hop * hop)
         context = int(np.ceil(self.context_seconds * model.sample_rate / hop)) * hop
@@ -122,6 +138,10 @@ class NeuralVocoderSystem(CopySystem):
         for start in range(0, total, chunk):
             end = min(start + chunk, total)
             left, right = max(0, start - context), min(total, end + context)
-            out, _ = model.reconstruct(wave[left:right].unsqueeze(0), self.n_q)
+            piece = wave[left:right].unsqueeze(0)
+            if self.latent_blur_frames > 0:
+                out = model.generate_like(piece, self.latent_blur_frames, generator)
+            else:
+                out, _ = model.reconstruct(piece, self.n_q)
             pieces.append(out[0, start - left:end - left])
         return torch.cat(pieces)

@@ -108,3 +108,32 @@ class SnakeVAE(VocoderModel):
         kl = 0.5 * (mean.square() + scale.square() - 2 * torch.log(scale) - 1).sum(dim=1).mean()
         out = self.decoder(latent).squeeze(1)
         return out[..., : wave.shape[-1]], self.kl_weight * kl
+
+    @torch.no_grad()
+    def generate_like(self, wave: torch.Tensor, blur_frames: float,
+                      generator: torch.Generator) -> torch.Tensor:
+        """``[B, T]`` -> ``[B, T]``: the decoder driven by a latent that no encoder wrote.
+
+        Why. A latent-diffusion generator does not encode a real song: it samples a latent sequence
+        whose slow course (the notes, the sections) it has learnt, and whose fine detail is its own. Its
+        decoder then renders detail it never saw come from real audio. A copy through the encoder's own
+        latent keeps the real song's fine detail, so the zoo's other systems cannot teach that. Here the
+        latent's course comes from the real song (its mean, blurred over ``blur_frames`` frames, a
+        Gaussian's sigma), and the detail the blur took away is replaced by Gaussian noise of the same
+        size per channel. Nothing in it is any one generator's design: the latent rate is this VAE's."""
+        mean, _ = self.posterior(wave)
+        course = gaussian_blur_time(mean, blur_frames)
+        detail = (mean - course).std(dim=-1, keepdim=True)
+        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype)
+        return self.decoder(course + detail * noise).squeeze(1)[..., : wave.shape[-1]]
+
+
+def gaussian_blur_time(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``[B, C, L]`` blurred along L by a Gaussian of ``sigma`` steps (the end values held beyond the ends,
+    which works for a latent of any length)."""
+    if sigma <= 0:
+        return x
+    radius = max(1, int(round(3 * sigma)))
+    taps = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=x.dtype) / sigma) ** 2)
+    kernel = (taps / taps.sum()).view(1, 1, -1).repeat(x.shape[1], 1, 1)
+    return F.conv1d(F.pad(x, (radius, radius), mode="replicate"), kernel, groups=x.shape[1])
