@@ -154,8 +154,8 @@ def main() -> None:
     verdict = "meets" if stream["peak_rss_mb"] < TARGET_STREAM_RSS_MB else "MISSES"
     print(f"target             : streaming {verdict} < {TARGET_STREAM_RSS_MB:.0f} MB")
     extra = scan["peak_rss_mb"] - model_only["peak_rss_mb"]
-    print(f"{args.model} model only : peak RSS {model_only['peak_rss_mb']:8.1f} MB")
-    print(f"scan, {args.model}: peak RSS {scan['peak_rss_mb']:8.1f} MB, {scan['wall_s']:6.1f} s, "
+    print(f"{'model only, ' + args.model:<19}: peak RSS {model_only['peak_rss_mb']:8.1f} MB")
+    print(f"{'scan, ' + args.model:<19}: peak RSS {scan['peak_rss_mb']:8.1f} MB, {scan['wall_s']:6.1f} s, "
           f"{scan['windows']} windows in {scan['parts']} part(s); {extra:.1f} MB over the model alone")
     verdict = "meets" if extra < TARGET_SCAN_EXTRA_MB else "MISSES"
     print(f"target             : scan {verdict} < {TARGET_SCAN_EXTRA_MB:.0f} MB over the model alone")

@@ -120,7 +120,7 @@ def write_zoo_twin_manifests(reals, out_dir: Path, families: list[str]) -> dict[
 
     One family per song keeps a real twin for every fake, yet holding out a family drops only its own
     songs' reals from training (see :func:`unmask.data.music_pool.assign_families`)."""
-    given = assign_families(sorted(set(reals["song"])), families)
+    given = assign_families(dict(zip(reals["song"], reals["source"], strict=True)), families)
     paths = {}
     for family in families:
         paths[family] = out_dir / f"zoo-twins-{family}.csv"

@@ -102,6 +102,11 @@ def test_debian_packages_archives_wheel_and_manifest_rows_become_songs(tmp_path)
     game = {"hedgewars-data": [voice, tune]}
     game_tracks, _ = debian_tracks(game, files_of=game.__getitem__)
     assert [t.song for t in game_tracks] == ["hedgewars-data/theme"]
+    # a folder given by its last names: a level called "music" holds voices, the game's music folder tunes
+    line = _tune(package_dir / "fillets-ng" / "sound" / "music" / "en" / "line.wav", 12.0, seed=13)
+    song = _tune(package_dir / "fillets-ng" / "music" / "rybky.wav", 12.0, seed=14)
+    fish = {"fillets-ng-data": [line, song]}
+    assert [t.song for t in debian_tracks(fish, files_of=fish.__getitem__)[0]] == ["fillets-ng-data/rybky"]
 
     wheel = tmp_path / "wheel" / "tracks"
     fakes = ace_step_tracks(_tune(wheel / "calm" / "calm_acoustic_s411.wav", 12.0, seed=7).parents[1])
@@ -132,13 +137,18 @@ def test_debian_packages_archives_wheel_and_manifest_rows_become_songs(tmp_path)
     assert pd.read_csv(again).equals(frame)
 
 
-def test_every_song_goes_to_one_family_and_the_families_share_them_evenly():
-    songs = [f"pkg/song-{k}" for k in range(10)] + ["pkg/song-3"]  # a repeated song is one song
-    given = assign_families(songs, ["melgan", "hifigan", "istft"])
-    assert set(given) == set(songs) and len(given) == 10
-    counts = pd.Series(given).value_counts()
-    assert sorted(counts.index) == ["hifigan", "istft", "melgan"] and counts.max() - counts.min() <= 1
-    assert assign_families(list(reversed(songs)), ["melgan", "hifigan", "istft"]) == given  # order-free
+def test_every_song_goes_to_one_family_and_the_families_share_each_source_evenly():
+    families = ["melgan", "hifigan", "istft"]
+    songs = {f"a/song-{k}": "a" for k in range(10)} | {f"b/song-{k}": "b" for k in range(4)}
+    given = assign_families(songs, families)
+    assert set(given) == set(songs)
+    for source in ("a", "b"):
+        counts = pd.Series([given[s] for s in songs if songs[s] == source]).value_counts()
+        assert counts.max() - counts.min() <= 1 and len(counts) == 3  # b: 4 songs, so 2-1-1
+    assert assign_families(dict(reversed(list(songs.items()))), families) == given  # order-free
+    # a source added later leaves the others' songs where they were, so their copies stay valid
+    grown = assign_families(songs | {f"0/song-{k}": "0" for k in range(5)}, families)
+    assert {s: grown[s] for s in songs} == given
     with pytest.raises(ValueError, match="at least one family"):
         assign_families(songs, [])
 

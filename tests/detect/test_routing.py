@@ -3,6 +3,9 @@ the detector of its kind (unmask.detect.content, unmask.detect.routing)."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -139,25 +142,78 @@ def test_a_segment_is_routed_alone_with_times_from_the_files_start(routed, tmp_p
     assert [p.content for p in result.parts] == ["speech", "music"]
     assert result.parts[0].start_s == pytest.approx(5.0)
     assert result.parts[-1].end_s == pytest.approx(27.0, abs=0.5)
-    assert all(w.start_s >= 5.0 for w in result.timeline)
     assert result.parts[1].start_s == pytest.approx(15.0, abs=1.0)
+    # the offset is added once: the first window starts where the segment does, the last ends in it
+    assert min(w.start_s for w in result.timeline) == pytest.approx(5.0)
+    assert max(w.end_s for w in result.timeline) <= 27.0 + 1e-6
 
 
-def test_a_routed_file_scan_is_streamed_and_matches_the_in_memory_scan(routed, tmp_path, monkeypatch):
+def test_a_segment_no_detector_can_judge_is_judged_whole_and_in_place(routed, tmp_path):
+    """The whole-file fallback judges the stretch routed, not the file from its start."""
+    from unmask.detect.pipeline import Segment
+    from unmask.io import save_audio
+
+    wave = np.concatenate([real_speech(10.0, tmp_path), _noise(10, 4)])
+    path = save_audio(tmp_path / "call.flac", wave, RATE)
+    result = routed.scan(Segment(path, 10.0, 20.0))  # the noise only
+    speech = routed.detectors["speech"].scan(Segment(path, 10.0, 20.0))
+    [part] = result.parts
+    assert (part.start_s, part.end_s, part.model) == (10.0, 20.0, "lcnn")
+    assert "noise 10-20 s" in part.note
+    assert result.fake_probability == pytest.approx(speech.fake_probability)
+    assert [w.start_s for w in result.timeline] == [w.start_s for w in speech.timeline]
+    assert min(w.start_s for w in result.timeline) == pytest.approx(10.0)
+
+
+def test_the_last_part_runs_to_the_end_of_the_audio(routed, tmp_path):
+    """A last fraction of a second too short for a label of its own belongs to the part before."""
+    wave = real_speech(10.4, tmp_path)[: int(10.4 * RATE)]
+    result = routed.scan_waveform(wave, RATE, name="speech.wav")
+    assert result.parts[-1].end_s == pytest.approx(len(wave) / RATE)
+
+
+@pytest.mark.parametrize(("start", "end"), [(5.0, 5.0), (6.0, 5.0), (-1.0, 3.0)])
+def test_an_empty_or_inverted_segment_is_refused_with_its_bounds(start, end):
+    from unmask.detect.pipeline import Segment
+
+    with pytest.raises(ValueError, match="segment"):
+        Segment("a.flac", start, end)
+
+
+@pytest.mark.parametrize("suffix", [".flac", ".mp3"])
+def test_a_routed_file_scan_is_streamed_and_matches_the_in_memory_scan(routed, tmp_path, monkeypatch, suffix):
     """The file is read in chunks and windows, never whole: load_audio is not called, and the parts,
-    score and timeline are those of routing the decoded waveform."""
+    score and timeline are those of routing the decoded waveform. An MP3, which cannot seek to the
+    sample, is decoded once (its parts read the spooled audio), a FLAC once more per part."""
+    import unmask.io.decode
     from unmask.io import load_audio, save_audio
 
-    wave = np.concatenate([real_speech(10.0, tmp_path), _music(12, 6), _noise(5, 2)])
+    speech = real_speech(10.0, tmp_path)
+    wave = np.concatenate([speech, _music(12, 6), _noise(5, 2), speech])
     path = save_audio(tmp_path / "mix.flac", wave, RATE)
+    if suffix == ".mp3":
+        path = tmp_path / "mix.mp3"
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(tmp_path / "mix.flac"), "-b:a", "96k",
+                        str(path)], check=True)
     expected = routed.scan_waveform(load_audio(path, RATE), RATE, name=str(path))
 
     def whole_file_read(*args, **kwargs):
         raise AssertionError("a routed file scan must not decode the whole file into memory")
 
+    decoded = []
+    real_decode = unmask.io.decode.decode_mono
+
+    def counting_decode(source, *args, **kwargs):
+        decoded.append(Path(source))
+        return real_decode(source, *args, **kwargs)
+
     monkeypatch.setattr("unmask.io.audio.load_audio", whole_file_read)
     monkeypatch.setattr("unmask.detect.pipeline.load_audio", whole_file_read)
+    monkeypatch.setattr("unmask.io.stream.decode_mono", counting_decode)
     result = routed.scan(path)
+    judged = sum(p.model is not None for p in result.parts)
+    assert judged >= 2 and decoded.count(path) == (1 if suffix == ".mp3" else 1 + judged)
+    assert result.path == str(path) and all(w.start_s >= 0 for w in result.timeline)
     assert result.parts == expected.parts
     assert result.fake_probability == pytest.approx(expected.fake_probability, abs=1e-6)
     spans = [(w.start_s, w.end_s) for w in expected.timeline]

@@ -26,7 +26,8 @@ import csv
 import hashlib
 import re
 import subprocess
-from collections.abc import Callable, Iterable, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,14 +53,27 @@ DEBIAN_MUSIC: dict[str, str] = {
     "hedgewars-data": "mixed",
     "extremetuxracer-data": "pop",
     "xmoto-data": "electronic",
+    # session 13: more reals, most of all electronic and ambient, the styles held-out folds called fake
+    "widelands-data": "orchestral",
+    "supertuxkart-data": "pop",
+    "freedroidrpg-data": "electronic",
+    "openclonk-data": "ambient",
+    "megaglest-data": "orchestral",
+    "fillets-ng-data": "ambient",
 }
-# package -> the folder its music sits in, for a game's data package that also holds sound effects
-# and voices (hedgewars-data's Sounds/voices hold spoken lines of 10 s and more: not music)
+# package -> the folder its music sits in (a name, or the last few of its path), for a game's data
+# package that also holds sound effects and voices (hedgewars-data's Sounds/voices hold spoken lines of 10 s and more: not music)
 DEBIAN_MUSIC_FOLDERS: dict[str, str] = {
     "supertux-data": "music",
     "hedgewars-data": "Music",
     "extremetuxracer-data": "music",
     "xmoto-data": "Musics",
+    "widelands-data": "music",
+    "supertuxkart-data": "music",
+    "freedroidrpg-data": "music",
+    "openclonk-data": "Music.ocg",
+    "megaglest-data": "music",
+    "fillets-ng-data": "fillets-ng/music",  # not sound/music/<language>: a level's spoken lines
 }
 AUDIO_SUFFIXES = frozenset({".ogg", ".oga", ".opus", ".mp3", ".flac", ".wav", ".xm", ".it", ".mod", ".s3m"})
 COLUMNS = ("path", "label", "domain", "system", "family", "source", "song", "start_s", "duration_s",
@@ -142,6 +156,12 @@ def extract_audio(archive: Path, into: Path) -> list[Path]:
     return sorted(out)
 
 
+def _is_under(path: Path, folder: str) -> bool:
+    """True when ``folder`` (one name, or a few: "fillets-ng/music") is a run of ``path``'s folders."""
+    want, parts = tuple(Path(folder).parts), path.parent.parts
+    return any(parts[k : k + len(want)] == want for k in range(len(parts) - len(want) + 1))
+
+
 def debian_tracks(
     packages: Iterable[str] = DEBIAN_MUSIC, files_of: Callable[[str], list[Path]] = debian_package_files,
     extract_to: Path | None = None,
@@ -157,7 +177,7 @@ def debian_tracks(
         archives = [p for p in files if p.suffix.lower() in ARCHIVE_SUFFIXES]
         files = [p for p in files if p not in archives]
         if package in DEBIAN_MUSIC_FOLDERS:
-            files = [p for p in files if DEBIAN_MUSIC_FOLDERS[package] in p.parts]
+            files = [p for p in files if _is_under(p, DEBIAN_MUSIC_FOLDERS[package])]
         if extract_to is not None:
             for archive in archives:
                 files += extract_audio(archive, extract_to / package)
@@ -223,14 +243,25 @@ def family_of(system: str) -> str:
 ZOO_FAMILIES = ("melgan", "hifigan", "upsample-conv", "subpixel", "istft", "codec-rvq-8", "snake-vae")
 
 
-def assign_families(songs: Sequence[str], families: Sequence[str]) -> dict[str, str]:
-    """Each song to one family, round robin over the sorted songs, so every family gets nearly as many.
+def assign_families(songs: Mapping[str, str], families: Sequence[str]) -> dict[str, str]:
+    """Each song (``songs``: song -> its source) to one family: round robin over each source's sorted
+    songs, from a start set by the source's name, so every family gets nearly as many songs of every source.
 
     A song copied by one system only: holding that system out then removes just its songs from
-    training, where twins by every system would remove every twinned song from every fold."""
+    training, where twins by every system would remove every twinned song from every fold. Per source,
+    so a source added to the pool leaves every other source's songs with the families they had (their
+    copies stay valid), and no family is made mostly of one source's music."""
     if not families:
         raise ValueError("assign_families needs at least one family")
-    return {song: families[k % len(families)] for k, song in enumerate(sorted(set(songs)))}
+    by_source: dict[str, list[str]] = {}
+    for song, source in songs.items():
+        by_source.setdefault(source, []).append(song)
+    given = {}
+    for source, members in by_source.items():
+        start = zlib.crc32(source.encode()) % len(families)  # not hash(): Python salts it per process
+        for k, song in enumerate(sorted(members)):
+            given[song] = families[(start + k) % len(families)]
+    return given
 
 
 # ------------------------------------------------------------------------------------------- copies

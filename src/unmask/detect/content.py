@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -150,7 +150,11 @@ class ContentClassifier:
     def _parts(self, frame_labels: list[str], end_s: float) -> list[Part]:
         labels = _median_labels(frame_labels, self.smooth)
         runs = _merge_short(_runs(labels), self.min_part_s / FRAME_S)
-        return [Part(round(a * FRAME_S, 3), round(min(b * FRAME_S, end_s), 3), label) for a, b, label in runs]
+        parts = [Part(round(a * FRAME_S, 3), round(min(b * FRAME_S, end_s), 3), label)
+                 for a, b, label in runs]
+        if parts:  # a last partial frame under half a frame has no label: it belongs to the part before
+            parts[-1] = replace(parts[-1], end_s=round(end_s, 3))
+        return parts
 
     def save(self, path: str | Path) -> None:
         from unmask._fs import atomic_path

@@ -86,6 +86,13 @@ class Segment:
     start_s: float | None = None
     end_s: float | None = None
 
+    def __post_init__(self) -> None:
+        start = self.offset_s
+        if not (math.isfinite(start) and start >= 0):
+            raise ValueError(f"{self.path}: a segment's start must be >= 0 s, got {self.start_s}")
+        if self.end_s is not None and not (math.isfinite(self.end_s) and self.end_s > start):
+            raise ValueError(f"{self.path}: a segment must end after it starts, got {start:g}-{self.end_s} s")
+
     @property
     def offset_s(self) -> float:
         return float(self.start_s or 0.0)

@@ -19,24 +19,28 @@ fake, even when its music bed is real, and a song is fake if its singing or its 
 timeline holds every judged window, and ``parts`` says which model judged which stretch.
 
 A file is streamed twice: once to label its seconds, then once per judged part through that detector's
-streamed scan. Memory does not grow with the file's length.
+streamed scan. Memory does not grow with the file's length. A file that cannot seek to the sample (MP3,
+Ogg) is decoded once: the content pass writes its audio to a temporary float WAV, which the parts read.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soundfile as sf
 
 from unmask.detect import content
 from unmask.detect.content import ContentClassifier, Part
 from unmask.detect.pipeline import Detector, Segment, shift_times
 from unmask.detect.result import PartScore, ScanResult
 from unmask.errors import UnmaskError
-from unmask.io import iter_chunks
+from unmask.io import iter_chunks, probe_audio
+from unmask.io.decode import SEEK_ACCURATE_FORMATS
 
 ROUTED = ("speech", "music")
 # Settings that are about the file, not the windows: a routed scan passes them to every detector.
@@ -140,18 +144,41 @@ class RoutedDetector:
         through that detector's own streamed scan, so memory does not grow with the file's length. Parts
         and windows keep times from the file's start."""
         segment = Segment(path, start_s, end_s)
-        try:
-            chunks = iter_chunks(path, content.RATE, CHUNK_S, start_s=segment.offset_s,
-                                 duration_s=segment.duration_s, limits=self.settings.limits)
-            found, duration = self.classifier.parts_of_chunks(chunks)
-        except UnmaskError as exc:
-            return ScanResult.failed(str(path), str(exc), model=self.name)
+        with tempfile.TemporaryDirectory(prefix="unmask-route-") as scratch:
+            try:
+                chunks = iter_chunks(path, content.RATE, CHUNK_S, start_s=segment.offset_s,
+                                     duration_s=segment.duration_s, limits=self.settings.limits)
+                spool = self._spool_path(path, Path(scratch))
+                if spool is not None:
+                    chunks = _spooled(chunks, spool, content.RATE)
+                found, duration = self.classifier.parts_of_chunks(chunks)
+            except UnmaskError as exc:
+                return ScanResult.failed(str(path), str(exc), model=self.name)
+            except Exception as exc:  # a bug or a decoder failure: an error row, the batch goes on
+                return ScanResult.failed(str(path), f"{path}: unexpected error: {exc!r}", model=self.name)
 
-        def judge(detector: Detector, part: Part) -> ScanResult:
-            return detector.scan(Segment(path, part.start_s, part.end_s))
+            def judge(detector: Detector, part: Part) -> ScanResult:
+                if spool is None:
+                    return detector.scan(Segment(path, part.start_s, part.end_s))
+                offset = segment.offset_s  # the spool holds the stretch routed, from its start
+                result = detector.scan(Segment(spool, part.start_s - offset, part.end_s - offset))
+                error = result.error.replace(str(spool), str(path)) if result.error else result.error
+                return replace(result, path=str(path), error=error,
+                               timeline=shift_times(result.timeline, offset))
 
-        return self._route(shift_times(speech_with_its_pauses(found), segment.offset_s), duration, str(path),
-                           judge)
+            return self._route(shift_times(speech_with_its_pauses(found), segment.offset_s), segment.offset_s,
+                               duration, str(path), judge)
+
+    def _spool_path(self, path: str | Path, scratch: Path) -> Path | None:
+        """Where to keep the decoded audio for the parts' scans, or None to read the file again per part.
+
+        A container that cannot seek to the sample (MP3, ADTS AAC, Ogg, Matroska: ``SEEK_ACCURATE_FORMATS``)
+        is decoded from its start for every slice, so a podcast of 30 parts would be decoded 30 times
+        over. Its audio is written once, at the detectors' rate, to a float WAV that seeks exactly, while
+        the content pass reads it. The parts then score the very samples they would have from the file."""
+        if self.sample_rate != content.RATE or probe_audio(path).container in SEEK_ACCURATE_FORMATS:
+            return None
+        return scratch / "decoded.wav"
 
     def scan_waveform(self, wave: np.ndarray, sample_rate: int, name: str = "<waveform>") -> ScanResult:
         """Route an in-memory waveform at the detectors' rate (the service's uploads, tests)."""
@@ -165,17 +192,19 @@ class RoutedDetector:
             result.timeline = shift_times(result.timeline, part.start_s)
             return result
 
-        return self._route(speech_with_its_pauses(self.classifier.parts(wave)), len(wave) / sample_rate, name,
-                           judge)
+        return self._route(speech_with_its_pauses(self.classifier.parts(wave)), 0.0, len(wave) / sample_rate,
+                           name, judge)
 
-    def _route(self, found: list[Part], duration_s: float, name: str,
+    def _route(self, found: list[Part], offset_s: float, duration_s: float, name: str,
                judge: Callable[[Detector, Part], ScanResult]) -> ScanResult:
+        """Judge each found part (times from the file's start); the stretch routed starts at ``offset_s``
+        and lasts ``duration_s``."""
         parts = [self._judge(part, judge) for part in found]
         judged = [result for _, result in parts if result is not None and result.ok]
         scores = [p for p, _ in parts]
         duration = round(duration_s, 3)
         if not judged and not self._left_unjudged_by_choice(scores):
-            return self._judge_whole_as_speech(scores, duration, name, judge)
+            return self._judge_whole_as_speech(scores, offset_s, duration, name, judge)
         if not judged:
             kinds = ", ".join(sorted({p.content for p in scores})) or "nothing"
             unjudged = sorted({p.content for p in scores if p.content in ROUTED} - set(self.detectors))
@@ -192,7 +221,7 @@ class RoutedDetector:
         that content is found and said, not judged by another detector instead."""
         return any(p.content in ROUTED and p.content not in self.detectors for p in scores)
 
-    def _judge_whole_as_speech(self, scores: list[PartScore], duration: float, name: str,
+    def _judge_whole_as_speech(self, scores: list[PartScore], offset_s: float, duration: float, name: str,
                                judge: Callable[[Detector, Part], ScanResult]) -> ScanResult:
         """No part could be judged by its own detector: the classifier heard only noise (most often noisy
         speech on a bad line), or a music part is too short for the music model. The speech detector then
@@ -201,13 +230,14 @@ class RoutedDetector:
         why = "; ".join(f"{p.content} {p.start_s:g}-{p.end_s:g} s" + (f" ({p.note})" if p.note else "")
                         for p in scores)
         detector = self.detectors["speech"]
-        result = judge(detector, Part(0.0, duration, _dominant_content(scores)))
+        whole = Part(offset_s, offset_s + duration, _dominant_content(scores))  # the stretch routed
+        result = judge(detector, whole)
         note = f"judged whole by the speech detector: no part could be judged by its own ({why})"
         if not result.ok:
             failed = ScanResult.failed(name, result.error or f"{name}: nothing here could be judged",
                                        model=self.name)
             return replace(failed, duration_s=duration, parts=scores)
-        part = PartScore(0.0, duration, _dominant_content(scores), detector.name, result.fake_probability,
+        part = PartScore(whole.start_s, whole.end_s, whole.content, detector.name, result.fake_probability,
                          note)
         return self._result(name, result.fake_probability, duration, result.timeline, [part])
 
@@ -229,6 +259,14 @@ class RoutedDetector:
             return PartScore(part.start_s, part.end_s, part.content, detector.name, None, note), result
         score = PartScore(part.start_s, part.end_s, part.content, detector.name, result.fake_probability)
         return score, result
+
+
+def _spooled(chunks: Iterable[np.ndarray], path: Path, sample_rate: int) -> Iterator[np.ndarray]:
+    """Pass ``chunks`` on, writing them to ``path`` (32-bit float WAV: the samples, bit for bit)."""
+    with sf.SoundFile(path, "w", samplerate=sample_rate, channels=1, subtype="FLOAT", format="WAV") as out:
+        for chunk in chunks:
+            out.write(chunk)
+            yield chunk
 
 
 def speech_with_its_pauses(parts: list[Part]) -> list[Part]:
