@@ -43,7 +43,8 @@ def write_podcast(folder: Path, minutes: float, segment_s: float) -> Path:
     wave = np.concatenate([(speech_like if k % 2 == 0 else music_like)(segment_s, rng) for k in range(turns)])
     flac = save_audio(folder / "podcast.flac", wave, SR)
     mp3 = folder / "podcast.mp3"
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(flac), "-b:a", "96k", str(mp3)], check=True)
+    command = ["ffmpeg", "-loglevel", "error", "-y", "-i", str(flac), "-b:a", "96k", str(mp3)]
+    subprocess.run(command, check=True)
     return mp3
 
 
@@ -80,7 +81,8 @@ def main() -> None:
     print(f"spooled (default)  : {spooled_s:7.1f} s, {audio_s / spooled_s:6.1f}x real time")
     print(f"decoded per part   : {per_part_s:7.1f} s, {audio_s / per_part_s:6.1f}x real time")
     print(f"ratio              : the spool is {per_part_s / spooled_s:.2f}x faster")
-    same = spooled.parts == per_part.parts and abs(spooled.fake_probability - per_part.fake_probability) < 1e-6
+    same = (spooled.parts == per_part.parts
+            and abs(spooled.fake_probability - per_part.fake_probability) < 1e-6)
     print(f"same result        : {'yes' if same else 'NO'} (parts and score)")
     if not same:
         sys.exit(1)

@@ -62,7 +62,8 @@ DEBIAN_MUSIC: dict[str, str] = {
     "fillets-ng-data": "ambient",
 }
 # package -> the folder its music sits in (a name, or the last few of its path), for a game's data
-# package that also holds sound effects and voices (hedgewars-data's Sounds/voices hold spoken lines of 10 s and more: not music)
+# package that also holds sound effects and voices (hedgewars-data's Sounds/voices hold spoken lines of
+# 10 s and more: not music)
 DEBIAN_MUSIC_FOLDERS: dict[str, str] = {
     "supertux-data": "music",
     "hedgewars-data": "Music",
