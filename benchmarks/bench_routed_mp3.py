@@ -3,7 +3,7 @@
 An MP3 cannot seek to the sample, so a slice of it is decoded from the file's start. A routed scan
 (``unmask scan``'s default, ``--model auto``) scans every speech and music part as a slice, so without the
 spool a podcast of 30 parts is decoded about 15 times over. With it, the content pass writes the decoded
-audio to a temporary float WAV, which the parts read (``RoutedDetector._spool_path``). Both scans run here
+audio to a temporary float WAV, which the parts read (``RoutedDetector._needs_spool``). Both scans run here
 on the same file, in this process, after one warm-up scan; the reference is the scan without the spool.
 They must give the same parts and score.
 
@@ -73,7 +73,7 @@ def main() -> None:
         path = write_podcast(Path(folder), args.minutes, args.segment_s)
         detector.scan(path)  # warm-up: model weights paged in, caches filled
         spooled_s, spooled = timed_scan(detector, path, args.repeats)
-        detector._spool_path = lambda *_: None  # the reference: every part decodes the MP3 from its start
+        detector._needs_spool = lambda _path: False  # the reference: each part decodes the MP3 from 0
         per_part_s, per_part = timed_scan(detector, path, args.repeats)
     audio_s = spooled.duration_s
     judged = sum(p.model is not None for p in spooled.parts)

@@ -25,6 +25,7 @@ Ogg) is decoded once: the content pass writes its audio to a temporary float WAV
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
@@ -144,12 +145,14 @@ class RoutedDetector:
         through that detector's own streamed scan, so memory does not grow with the file's length. Parts
         and windows keep times from the file's start."""
         segment = Segment(path, start_s, end_s)
-        with tempfile.TemporaryDirectory(prefix="unmask-route-") as scratch:
+        with contextlib.ExitStack() as scratch:
             try:
                 chunks = iter_chunks(path, content.RATE, CHUNK_S, start_s=segment.offset_s,
                                      duration_s=segment.duration_s, limits=self.settings.limits)
-                spool = self._spool_path(path, Path(scratch))
-                if spool is not None:
+                spool = None
+                if self._needs_spool(path):
+                    spool = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="unmask-route-")))
+                    spool = spool / "decoded.wav"
                     chunks = _spooled(chunks, spool, content.RATE)
                 found, duration = self.classifier.parts_of_chunks(chunks)
             except UnmaskError as exc:
@@ -169,16 +172,15 @@ class RoutedDetector:
             return self._route(shift_times(speech_with_its_pauses(found), segment.offset_s), segment.offset_s,
                                duration, str(path), judge)
 
-    def _spool_path(self, path: str | Path, scratch: Path) -> Path | None:
-        """Where to keep the decoded audio for the parts' scans, or None to read the file again per part.
+    def _needs_spool(self, path: str | Path) -> bool:
+        """True when the parts' scans should read the decoded audio from a spool, not the file again.
 
-        A container that cannot seek to the sample (MP3, ADTS AAC, Ogg, Matroska: ``SEEK_ACCURATE_FORMATS``)
-        is decoded from its start for every slice, so a podcast of 30 parts would be decoded 30 times
-        over. Its audio is written once, at the detectors' rate, to a float WAV that seeks exactly, while
-        the content pass reads it. The parts then score the very samples they would have from the file."""
-        if self.sample_rate != content.RATE or probe_audio(path).container in SEEK_ACCURATE_FORMATS:
-            return None
-        return scratch / "decoded.wav"
+        A container that cannot seek to the sample (MP3, ADTS AAC, Ogg, Matroska: those not in
+        ``SEEK_ACCURATE_FORMATS``) is decoded from its start for every slice, so each part of a podcast
+        would decode the file up to that part again. Its audio is written once, at the detectors' rate, to
+        a float WAV that seeks exactly, while the content pass reads it. The parts then score the very
+        samples they would have from the file."""
+        return self.sample_rate == content.RATE and probe_audio(path).container not in SEEK_ACCURATE_FORMATS
 
     def scan_waveform(self, wave: np.ndarray, sample_rate: int, name: str = "<waveform>") -> ScanResult:
         """Route an in-memory waveform at the detectors' rate (the service's uploads, tests)."""
