@@ -31,6 +31,7 @@ from unmask.data.music_pool import (
     EncodingChain,
     ace_step_tracks,
     assign_families,
+    broken_systems,
     build_music_pool,
     debian_tracks,
     manifest_tracks,
@@ -90,6 +91,14 @@ def main() -> None:
         seconds = frame[(frame["label"] == label) & (frame["source"] == source)]["duration_s"].sum()
         print(f"{label:5} {source:45} {n:5} excerpts {seconds / 3600:6.2f} h")
     print(f"wrote {manifest} ({len(frame)} excerpts, {frame['song'].nunique()} songs)")
+    broken = broken_systems(tracks, frame["system"])
+    for system, made in broken.items():
+        print(f"error: none of the {made} copies by {system} follows its original, so the pool has no "
+              f"{system} fakes. Its vocoder is broken: retrain it (unmask data train-vocoders --force, "
+              "with more --minutes or a core of its own), synthesise its copies again and rerun this.",
+              file=sys.stderr)
+    if broken:
+        sys.exit(1)
     if args.only:
         return
     twins, chosen = write_twin_manifest(frame, args.out, args.twin_share)

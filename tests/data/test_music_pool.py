@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from unmask.data.music_pool import (
     Track,
     ace_step_tracks,
     assign_families,
+    broken_systems,
     build_music_pool,
     copy_follows_original,
     debian_tracks,
@@ -190,6 +193,9 @@ def test_a_copy_that_does_not_follow_its_original_is_reported_and_left_out(tmp_p
     assert frame.system.tolist() == ["melgan"]
     assert len(problems) == 1 and "hum.wav: does not follow its original" in problems[0]
     assert "codec-rvq-8" in problems[0] and "left out" in problems[0]
+    # every copy by codec-rvq-8 failed: the whole system is named, so a missing family is not silent
+    assert broken_systems(tracks, frame.system) == {"codec-rvq-8": 1}
+    assert broken_systems(tracks, ["melgan", "codec-rvq-8"]) == {}
 
 
 def test_how_closely_a_copy_follows_its_original():
@@ -206,3 +212,22 @@ def test_how_closely_a_copy_follows_its_original():
     steady = np.sin(2 * np.pi * 50 * t)
     assert copy_follows_original(original, steady, rate) is None  # a steady original cannot tell
     assert copy_follows_original(original[:rate], original[:rate], rate) is None  # too short to tell
+
+
+def test_the_pool_script_fails_when_a_system_made_no_faithful_copy(tmp_path):
+    """All of a vocoder's copies left out means a missing family: the build says so and exits 1."""
+    original = _tune(tmp_path / "real" / "tune.wav", 12.0, seed=4)
+    n = len(load_audio(original, RATE))
+    (tmp_path / "copies").mkdir()
+    sf.write(tmp_path / "copies" / "hum.wav",
+             (0.1 * np.sin(2 * np.pi * 100.0 * np.arange(n) / RATE)).astype(np.float32), RATE)
+    pd.DataFrame({"path": ["hum.wav"], "label": "fake", "domain": "music", "system": ["codec-rvq-8"],
+                  "source": "debian/pkg", "song": "pkg/tune", "real_twin": [str(original)]}).to_csv(
+        tmp_path / "copies" / "manifest.csv", index=False)
+    script = Path(__file__).resolve().parents[2] / "scripts" / "build_music_pool.py"
+    done = subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "out"), "--codec", "none",
+                           "--only", str(tmp_path / "copies" / "manifest.csv")],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 1, done.stderr
+    assert "none of the 1 copies by codec-rvq-8 follows its original" in done.stderr
+    assert (tmp_path / "out" / "manifest.csv").is_file()  # what was built is kept

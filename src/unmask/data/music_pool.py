@@ -27,6 +27,7 @@ import hashlib
 import re
 import subprocess
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -310,6 +311,17 @@ def unfaithful_copy(track: Track, sample_rate: int) -> str | None:
     return (f"{track.path}: does not follow its original {track.twin} (level envelope r = {r:.2f}, below "
             f"{MIN_FOLLOWS:g}; 0 when its level hardly moves): a failed copy by {track.system}, not a fake "
             "song; left out")
+
+
+def broken_systems(tracks: Sequence[Track], kept_systems: Iterable[str]) -> dict[str, int]:
+    """``{system: copies made}`` for each copying system none of whose copies was kept.
+
+    One failed copy is a bad clip, reported and left out. When every copy of a system fails, the
+    vocoder itself is broken (too few training steps, say), and the pool silently lacks a whole family
+    unless someone says so."""
+    made = Counter(track.system for track in tracks if track.twin is not None)
+    kept = set(kept_systems)
+    return {system: n for system, n in sorted(made.items()) if system not in kept}
 
 
 # ------------------------------------------------------------------------------------------ excerpts
