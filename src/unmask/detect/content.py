@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -150,11 +150,12 @@ class ContentClassifier:
     def _parts(self, frame_labels: list[str], end_s: float) -> list[Part]:
         labels = _median_labels(frame_labels, self.smooth)
         runs = _merge_short(_runs(labels), self.min_part_s / FRAME_S)
-        parts = [Part(round(a * FRAME_S, 3), round(min(b * FRAME_S, end_s), 3), label)
-                 for a, b, label in runs]
-        if parts:  # a last partial frame under half a frame has no label: it belongs to the part before
-            parts[-1] = replace(parts[-1], end_s=round(end_s, 3))
-        return parts
+        if not runs:
+            return []
+        # the last part runs to the end: a last partial frame under half a frame has no label of its own
+        ends = [b * FRAME_S for _, b, _ in runs[:-1]] + [end_s]
+        return [Part(round(a * FRAME_S, 3), round(end, 3), label)
+                for (a, _, label), end in zip(runs, ends, strict=True)]
 
     def save(self, path: str | Path) -> None:
         from unmask._fs import atomic_path
