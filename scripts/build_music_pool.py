@@ -95,7 +95,8 @@ def main() -> None:
     for system, made in broken.items():
         print(f"error: none of the {made} copies by {system} follows its original, so the pool has no "
               f"{system} fakes. Its vocoder is broken: retrain it (unmask data train-vocoders --force, "
-              "with more --minutes or a core of its own), synthesise its copies again and rerun this.",
+              "with --steps: timed minutes give a slow or busy machine too few), synthesise its copies "
+              "again and rerun this.",
               file=sys.stderr)
     if broken:
         sys.exit(1)
